@@ -1,0 +1,43 @@
+"""nbgrader configuration for the course: run nbgrader commands from this folder."""
+import os
+
+from course import ASSIGNMENTS
+
+c = get_config()  # noqa: F821 (provided by nbgrader)
+
+c.CourseDirectory.course_id = "pytorch-foundations"
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+# The chapter sources (reference solutions + hidden tests) are nbgrader's source folder.
+c.CourseDirectory.source_directory = os.path.join(c.CourseDirectory.root, "..", "solutions")
+c.CourseDirectory.db_assignments = [{"name": aid} for aid in ASSIGNMENTS]
+# Any SQLAlchemy URL works here, e.g. postgresql://grader@db/course; SQLite by default.
+c.CourseDirectory.db_url = os.environ.get(
+    "COURSE_GRADEBOOK_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db") + "?timeout=60"
+)
+
+# A warning PyTorch prints on stderr must not zero a correct answer.
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "course.preprocessors.StderrNotFailure",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Execute.timeout = 120
+# Feedback shows which checks failed, never the hidden tests' source.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE", "/srv/nbgrader/exchange")
+# A deleted check cell is put back (and graded) instead of silently losing its points.
+c.OverwriteCells.add_missing_cells = True
+
+# `nbgrader zip_collect`: files from an LMS download named <student_id>__<notebook>.ipynb
+# (adapt the pattern to your LMS's file names).
+c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollectorPlugin"
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)__(?P<file_id>[^/]+)"

@@ -1,0 +1,224 @@
+"""Grade a folder of submissions and write everything an instructor hands back.
+
+    python -m course.grade [ASSIGNMENT ...] [--root autograders] [--db URL]
+
+Reads nbgrader's layout <root>/submitted/<student_id>/<assignment_id>/<assignment_id>.ipynb
+and writes, under <root>:
+  - the gradebook (SQLite <root>/gradebook.db, or any SQLAlchemy URL given by --db or
+    COURSE_GRADEBOOK_URL),
+  - autograded/ and feedback/<student_id>/<assignment_id>/<assignment_id>.html,
+  - grades.csv (nbgrader's export: a row per student per assignment),
+  - tests.csv (a row per student per assignment, a column per graded test),
+  - report.csv (what happened to every submission, with the reason when it was not graded).
+A broken submission is reported and skipped; it never stops the batch and leaves no
+half-written grades. Grading again gives the same grades.
+"""
+import argparse
+import concurrent.futures
+import csv
+import json
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.plugins.export import CsvExportPlugin
+
+from . import ASSIGNMENTS, AUTOGRADERS
+from .gradebook import nbgrader_api
+
+
+@dataclass
+class Outcome:
+    student: str
+    assignment: str
+    status: str  # graded | not graded | missing
+    score: float = 0.0
+    max_score: float = 0.0
+    message: str = ""
+    seconds: float = 0.0
+
+
+def grade_ids_by_assignment(gb):
+    return {a.name: {c.name for nb in a.notebooks for c in nb.grade_cells + nb.solution_cells}
+            for a in gb.assignments}
+
+
+def problem_with(path, assignment, known_ids):
+    """Why `path` cannot be graded as `assignment`, or None when it can be."""
+    if not path.is_file():
+        found = sorted(p.name for p in path.parent.iterdir()) if path.parent.is_dir() else []
+        return f"no {path.name} in {path.parent.name}/ (found: {', '.join(found) or 'nothing'})"
+    raw = path.read_bytes()
+    if not raw.strip():
+        return "the notebook file is empty"
+    try:
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return f"not a notebook: the file is not valid JSON ({error})"
+    except Exception as error:
+        return f"not a notebook: {error}"
+    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
+    if ids & known_ids[assignment]:
+        return None
+    other = [name for name, names in known_ids.items() if ids & names]
+    if other:
+        return f"this is the notebook of {other[0]}, not {assignment}"
+    return f"no cell of {assignment} found: was the notebook replaced by another file?"
+
+
+_worker = {}
+
+
+def _share_cores(workers):
+    """Pool initializer: kernels inherit this, so N kernels do not each use every core."""
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = threads
+
+
+def _worker_state(root, db_url):
+    """One nbgrader API and gradebook session per process, reused across its jobs."""
+    key = (str(root), db_url)
+    if key not in _worker:
+        api = nbgrader_api(root, db_url)
+        gb = Gradebook(api.coursedir.db_url, api.coursedir.course_id)
+        _worker[key] = (api, gb, grade_ids_by_assignment(gb))
+    return _worker[key]
+
+
+def grade_one(root, db_url, assignment, student, feedback=True):
+    """Autograde one submission (and write its feedback); never raises for a bad submission."""
+    start = time.monotonic()
+    api, gb, known_ids = _worker_state(root, db_url)
+    top = gb.find_assignment(assignment).max_score
+    folder = Path(api.coursedir.format_path("submitted", student, assignment))
+    if not folder.is_dir():
+        return Outcome(student, assignment, "missing", 0.0, top, "no submission folder")
+    problem = problem_with(folder / f"{assignment}.ipynb", assignment, known_ids)
+    if problem is None:
+        result = api.autograde(assignment, student, force=True, create=True)
+        if not result["success"]:
+            problem = autograde_failure(result)
+    gb.db.expire_all()
+    if problem is not None:
+        try:  # no half-written grades: an ungradable submission has no record
+            gb.find_submission(assignment, student)
+        except MissingEntry:
+            pass
+        else:
+            gb.remove_submission(assignment, student)
+        return Outcome(student, assignment, "not graded", 0.0, top, problem, time.monotonic() - start)
+    outcome = Outcome(student, assignment, "graded", gb.find_submission(assignment, student).score, top)
+    if feedback:
+        result = api.generate_feedback(assignment, student, force=True)
+        if not result["success"]:
+            outcome.message = "feedback failed: " + autograde_failure(result)
+    outcome.seconds = time.monotonic() - start
+    return outcome
+
+
+def autograde_failure(result):
+    """The useful line of a failed nbgrader autograde (kernel died, timeout, ...)."""
+    text = f"{result.get('log', '')}\n{result.get('error', '')}"
+    for needle, message in [
+        ("DeadKernelError", "the kernel died while running the notebook (e.g. exit() or a crash in student code)"),
+        ("CellTimeoutError", "a cell ran longer than the time limit"),
+        ("UnresponsiveKernelError", "the kernel stopped responding"),
+    ]:
+        if needle in text:
+            return message
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "autograde failed: " + (lines[-1] if lines else "no log")
+
+
+def write_tests_csv(gb, path, assignments):
+    """A row per student per assignment, a column per graded test (grade cell)."""
+    columns = [cell.name for a in assignments for nb in gb.find_assignment(a).notebooks
+               for cell in nb.grade_cells]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student_id", "assignment_id"] + columns)
+        for assignment in assignments:
+            for submission in gb.find_assignment(assignment).submissions:
+                scores = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
+                writer.writerow([submission.student_id, assignment]
+                                + [scores.get(name, "") for name in columns])
+
+
+def write_report(outcomes, path):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student_id", "assignment_id", "status", "score", "max_score", "message"])
+        for o in outcomes:
+            writer.writerow([o.student, o.assignment, o.status, o.score, o.max_score, o.message])
+
+
+def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback=True, workers=1,
+                out=sys.stdout):
+    """Grade every student's submissions of `assignments`; return their Outcomes."""
+    api = nbgrader_api(root, db_url)
+    root, db_url = Path(api.coursedir.root), api.coursedir.db_url
+    submitted = root / api.coursedir.submitted_directory
+    with Gradebook(db_url, api.coursedir.course_id) as gb:
+        missing = sorted(set(assignments) - {a.name for a in gb.assignments})
+        if missing:
+            raise SystemExit(f"not generated yet: {', '.join(missing)}; run `make release` first")
+        folders = {p.name for p in submitted.iterdir() if p.is_dir()} if submitted.is_dir() else set()
+        for student in sorted(folders):
+            gb.update_or_create_student(student)
+        students = sorted(folders | {s.id for s in gb.students})
+    jobs = [(str(root), db_url, a, s, feedback) for a in assignments for s in students]
+    outcomes = []
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_share_cores, initargs=(workers,)) as pool:
+        for n, outcome in enumerate(pool.map(grade_one, *zip(*jobs)) if jobs else [], 1):
+            outcomes.append(outcome)
+            score = f"{outcome.score:g}/{outcome.max_score:g}" if outcome.status == "graded" else outcome.status
+            print(f"[{n}/{len(jobs)}] {outcome.assignment} {outcome.student}: {score} ({outcome.seconds:.1f}s)"
+                  + (f" - {outcome.message}" if outcome.message else ""), file=out, flush=True)
+    with Gradebook(db_url, api.coursedir.course_id) as gb:
+        CsvExportPlugin(to=str(root / "grades.csv")).export(gb)
+        write_tests_csv(gb, root / "tests.csv", assignments)
+    write_report(outcomes, root / "report.csv")
+    summarize(outcomes, root, out)
+    return outcomes
+
+
+def summarize(outcomes, root, out):
+    graded = [o for o in outcomes if o.status == "graded"]
+    print(f"\n{len(graded)} graded, {sum(o.status == 'not graded' for o in outcomes)} not graded, "
+          f"{sum(o.status == 'missing' for o in outcomes)} missing, "
+          f"{sum(o.seconds for o in outcomes):.0f}s", file=out)
+    for assignment in sorted({o.assignment for o in graded}):
+        scores = [o.score for o in graded if o.assignment == assignment]
+        top = max(o.max_score for o in graded if o.assignment == assignment)
+        print(f"  {assignment}: mean {sum(scores) / len(scores):.2f} of {top:g} over {len(scores)}", file=out)
+    for o in outcomes:
+        if o.status == "not graded":
+            print(f"  NOT GRADED {o.assignment} {o.student}: {o.message}", file=out)
+    print(f"wrote {root / 'grades.csv'}, {root / 'tests.csv'}, {root / 'report.csv'} and feedback/", file=out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assignments", nargs="*", default=ASSIGNMENTS, help="assignment ids (default: all six)")
+    parser.add_argument("--root", default=str(AUTOGRADERS), help="nbgrader course folder (default: autograders/)")
+    parser.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in the course folder)")
+    parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="submissions graded at once (default: one per CPU core)")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.assignments) - set(ASSIGNMENTS))
+    if unknown:
+        parser.error(f"unknown assignment id(s) {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}")
+    outcomes = grade_batch(Path(args.root).resolve(), args.assignments, args.db, not args.no_feedback, args.workers)
+    return 1 if any(o.status == "not graded" for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

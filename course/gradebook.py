@@ -1,0 +1,32 @@
+"""An nbgrader API object configured from autograders/nbgrader_config.py."""
+import os
+import sys
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config.loader import PyFileConfigLoader
+
+from . import AUTOGRADERS, SOLUTIONS
+
+# nbgrader runs the `alembic` executable by name to migrate the gradebook: make sure the
+# environment's own bin folder is on PATH even when it was not activated.
+_bin = os.path.dirname(sys.executable)
+if _bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
+
+
+def nbgrader_config(root=None, db_url=None):
+    """The course's nbgrader config; root and db_url move the course elsewhere (tests, batches)."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(AUTOGRADERS)).load_config()
+    config.CourseDirectory.source_directory = str(SOLUTIONS)  # absolute, so any root finds it
+    if root is not None:
+        config.CourseDirectory.root = str(root)
+        if db_url is None:
+            db_url = f"sqlite:///{root}/gradebook.db?timeout=60"  # parallel graders wait, not fail
+    if db_url is not None:
+        config.CourseDirectory.db_url = db_url
+    return config
+
+
+def nbgrader_api(root=None, db_url=None):
+    config = nbgrader_config(root, db_url)
+    return NbGraderAPI(CourseDirectory(config=config), config=config)

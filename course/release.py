@@ -1,0 +1,165 @@
+"""Generate everything students and readers get from the chapter sources.
+
+    python -m course.release [ASSIGNMENT_ID ...]
+
+For each assignment: refresh the source's setup cell from course/setup_cell.py, run
+`nbgrader generate_assignment` (stubs, no hidden tests), execute the reference solution
+once, and write the student notebook = the nbgrader release plus the reference run's
+output under every demo that needs an exercise. That notebook is both the chapter page
+(chapters/<id>.ipynb) and what `nbgrader release_assignment` hands out. The reference
+run's outputs of cells tagged nbval-check-output are stored in the source for nbval.
+"""
+import argparse
+import base64
+import contextlib
+import os
+import shutil
+import sys
+
+import nbformat
+from nbclient import NotebookClient
+
+from . import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT, source_notebook
+from .gradebook import nbgrader_api
+
+SETUP_CELL = (ROOT / "course" / "setup_cell.py").read_text().strip("\n")
+REFERENCE_TAG = "reference-output"
+CHECKED_TAG = "nbval-check-output"  # nbval compares these cells' stored outputs with a fresh run
+
+
+def grade_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def tags(cell):
+    return cell.metadata.get("tags", [])
+
+
+def refresh_setup_cell(assignment_id):
+    """Keep every source's setup cell identical to course/setup_cell.py."""
+    path = source_notebook(assignment_id)
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if grade_id(c) == "setup"]
+    if len(cells) != 1:
+        raise SystemExit(f"{path}: expected one cell with grade_id 'setup', found {len(cells)}")
+    if cells[0].source != SETUP_CELL:
+        cells[0].source = SETUP_CELL
+        nbformat.write(nb, path)
+
+
+@contextlib.contextmanager
+def environment(**values):
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def execute(path, timeout=300):
+    """Execute a notebook in its own folder on the CPU; return it with outputs."""
+    nb = nbformat.read(path, as_version=4)
+    with environment(COURSE_DEVICE="cpu", MPLBACKEND="module://matplotlib_inline.backend_inline"):
+        NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}).execute()
+    return nb
+
+
+def reference_markdown(outputs):
+    """The reference run's outputs of one cell, as markdown that renders in Jupyter and on the site."""
+    parts = ["**Reference output.** With a correct solution, the cell above shows:"]
+    for out in outputs:
+        if out.output_type == "stream":
+            text = "```text\n" + out.text.rstrip("\n") + "\n```"
+            if parts[-1].startswith("```text\n"):  # one block for consecutive prints
+                text = parts.pop()[: -len("\n```")] + "\n" + text[len("```text\n"):]
+            parts.append(text)
+        elif out.output_type in ("display_data", "execute_result"):
+            data = out.get("data", {})
+            if "image/png" in data:
+                png = data["image/png"].replace("\n", "")
+                base64.b64decode(png, validate=True)
+                parts.append(f'<img src="data:image/png;base64,{png}" alt="Figure from the reference solution">')
+            elif "text/plain" in data:
+                parts.append("```text\n" + data["text/plain"].rstrip("\n") + "\n```")
+        elif out.output_type == "error":
+            raise RuntimeError(f"the reference solution raised {out.ename}: {out.evalue}")
+    return "\n\n".join(parts)
+
+
+def student_notebook(released, reference):
+    """The nbgrader release with the reference outputs inserted after cells that need an exercise."""
+    if len(released.cells) != len(reference.cells):
+        raise RuntimeError("the release and the source no longer have the same cells")
+    cells = []
+    for n, (cell, ref) in enumerate(zip(released.cells, reference.cells)):
+        cells.append(cell)
+        if cell.cell_type != "code":
+            continue
+        if CHECKED_TAG in tags(cell):  # the release has no stored outputs to compare with
+            cell.metadata["tags"] = [t for t in tags(cell) if t != CHECKED_TAG]
+        needs_exercise = "uses-exercise" in tags(cell)
+        if needs_exercise or cell.metadata.get("nbgrader", {}).get("grade"):
+            # On the site an unfinished exercise's message or a 0 score is noise.
+            cell.metadata["tags"] = sorted(set(tags(cell)) | {"remove-output"})
+        if needs_exercise:
+            note = nbformat.v4.new_markdown_cell(reference_markdown(ref.outputs))
+            note.id = f"reference-{n}"
+            note.metadata["tags"] = [REFERENCE_TAG]
+            cells.append(note)
+    released.cells = cells
+    return released
+
+
+def record_checked_outputs(assignment_id, reference):
+    """Store the reference run's outputs in the source cells nbval compares, and only those."""
+    path = source_notebook(assignment_id)
+    nb = nbformat.read(path, as_version=4)
+    for cell, ref in zip(nb.cells, reference.cells):
+        if cell.cell_type == "code":
+            checked = CHECKED_TAG in tags(cell)
+            cell.outputs = ref.outputs if checked else []
+            cell.execution_count = None
+    nbformat.write(nb, path)
+
+
+def release(assignment_id, api=None, chapters=CHAPTERS, record=False):
+    """Generate one assignment; return the path of its student notebook."""
+    api = api or nbgrader_api()
+    result = api.generate_assignment(assignment_id, force=True, create=True)
+    if not result["success"]:
+        raise RuntimeError(f"nbgrader generate_assignment {assignment_id} failed:\n{result.get('log', '')}{result.get('error', '')}")
+    release_dir = os.path.join(api.coursedir.root, api.coursedir.release_directory, assignment_id)
+    released_path = os.path.join(release_dir, f"{assignment_id}.ipynb")
+    released = nbformat.read(released_path, as_version=4)
+    reference = execute(source_notebook(assignment_id))
+    if record:
+        record_checked_outputs(assignment_id, reference)
+    student = student_notebook(released, reference)
+    nbformat.write(student, released_path)
+    chapters.mkdir(parents=True, exist_ok=True)
+    target = chapters / f"{assignment_id}.ipynb"
+    shutil.copyfile(released_path, target)
+    return target
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assignments", nargs="*", default=ASSIGNMENTS, help="assignment ids (default: all)")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.assignments) - set(ASSIGNMENTS))
+    if unknown:
+        parser.error(f"unknown assignment id(s) {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}")
+    api = nbgrader_api()
+    for assignment_id in args.assignments:
+        refresh_setup_cell(assignment_id)
+        target = release(assignment_id, api, record=True)
+        print(f"release {assignment_id} -> {target.relative_to(ROOT)}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

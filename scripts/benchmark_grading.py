@@ -1,0 +1,172 @@
+"""Benchmark the grading command against plain nbgrader, and time the site's builds.
+
+    python scripts/benchmark_grading.py [--assignment 05-nn-module] [--n 40] [--workers N] [--no-book]
+    make bench
+
+Builds a scratch course in a temporary folder, generates one assignment, and writes N
+synthetic submissions cycled from tests/submissions.py's simulated students (right, partly
+right, wrong, broken). Then it grades them twice, each time on a fresh copy of the course:
+  - baseline: `nbgrader autograde <aid> --force` (the CLI, with the course's nbgrader config);
+  - ours: course.grade.grade_batch(..., feedback=False, workers=N).
+It checks that both gradebooks give the same score to every submission (a submission plain
+nbgrader failed to grade and ours reported "not graded" count as equal), prints the seconds
+per submission and the throughput ratio, and exits 1 if any score differs.
+With --book (the default) it also times a clean build of the site, a no-op rebuild and a
+one-chapter rebuild, on a copy of the repository.
+"""
+import argparse
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from course import AUTOGRADERS  # noqa: E402
+from course.grade import grade_batch  # noqa: E402
+from course.gradebook import nbgrader_api  # noqa: E402
+from course.release import release  # noqa: E402
+from submissions import other_assignment, students  # noqa: E402
+
+BIN = Path(sys.executable).parent
+BOOK_TARGETS = {"clean build": 90, "no-op rebuild": 5, "one-chapter rebuild": 20}
+
+
+def make_course(root, aid, n):
+    """Generate `aid` into `root` and write n submissions; return {student: expected score}."""
+    root.mkdir()
+    release(aid, nbgrader_api(root), chapters=root / "chapters")
+    released = nbformat.read(root / "release" / aid / f"{aid}.ipynb", as_version=4)
+    kinds = itertools.cycle(students(aid, released, other_assignment(aid)).items())
+    expected = {}
+    for k, (kind, (content, score)) in zip(range(1, n + 1), kinds):
+        student = f"s{k:04d}"
+        path = root / "submitted" / student / aid / f"{aid}.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(content if isinstance(content, str) else nbformat.writes(content))
+        expected[student] = (kind, score)
+    return expected
+
+
+def run_baseline(root, aid, work):
+    """Plain `nbgrader autograde`, run from a folder whose config loads the course's config."""
+    config = work / "baseline-config"
+    config.mkdir()
+    (config / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"load_subconfig({str(AUTOGRADERS / 'nbgrader_config.py')!r})\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        f"c.CourseDirectory.db_url = {f'sqlite:///{root}/gradebook.db?timeout=60'!r}\n")
+    with open(work / "baseline.log", "w") as log:
+        start = time.monotonic()
+        subprocess.run([str(BIN / "nbgrader"), "autograde", aid, "--force"], cwd=config,
+                       stdout=log, stderr=subprocess.STDOUT)
+        return time.monotonic() - start
+
+
+def run_ours(root, aid, work, workers):
+    with open(work / "ours.log", "w") as log:
+        start = time.monotonic()
+        grade_batch(root, [aid], feedback=False, workers=workers, out=log)
+        return time.monotonic() - start
+
+
+def scores(root, aid, students_):
+    """{student: score, or None when the submission was not graded}, read from the gradebook."""
+    result = {}
+    with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+        for student in students_:
+            graded = (root / "autograded" / student / aid / f"{aid}.ipynb").is_file()
+            try:  # nbgrader may keep a record of a submission it failed to grade: not a score
+                result[student] = gb.find_submission(aid, student).score if graded else None
+            except MissingEntry:
+                result[student] = None
+    return result
+
+
+def book_times(work):
+    """Seconds for a clean build, a no-op rebuild and a one-chapter rebuild of a copy of the site."""
+    copy = work / "book"
+    skip = {".venv", "_build", ".git", ".pytest_cache", "test-output"}
+    shutil.copytree(ROOT, copy, ignore=lambda folder, names: skip & set(names) if folder == str(ROOT) else ())
+
+    def build():
+        start = time.monotonic()
+        done = subprocess.run([str(BIN / "jupyter-book"), "build", str(copy), "--warningiserror"],
+                              cwd=copy, capture_output=True, text=True)
+        seconds = time.monotonic() - start
+        if done.returncode != 0:
+            print(done.stdout[-3000:] + done.stderr[-3000:], file=sys.stderr)
+            raise SystemExit("jupyter-book build failed")
+        return seconds
+
+    times = {"clean build": build(), "no-op rebuild": build()}
+    chapter = sorted((copy / "chapters").glob("*.ipynb"))[0]
+    nb = json.loads(chapter.read_text())
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    cell["source"] = "".join(cell["source"]) + " "
+    chapter.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    times["one-chapter rebuild"] = build()
+    return times
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--assignment", default="05-nn-module")
+    parser.add_argument("--n", type=int, default=40, help="number of submissions (default 40)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--book", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the site's builds (default: on)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder and print its path")
+    args = parser.parse_args(argv)
+    aid = args.assignment
+    work = Path(tempfile.mkdtemp(prefix="bench-grading-"))
+    try:
+        print(f"scratch: {work}; load average {os.getloadavg()}", flush=True)
+        course = work / "course"
+        expected = make_course(course, aid, args.n)
+        base_root, ours_root = work / "baseline", work / "ours"
+        shutil.copytree(course, base_root)
+        shutil.copytree(course, ours_root)
+        print(f"grading {args.n} submissions of {aid} with plain nbgrader ...", flush=True)
+        base_s = run_baseline(base_root, aid, work)
+        print(f"grading them with grade_batch(workers={args.workers}) ...", flush=True)
+        ours_s = run_ours(ours_root, aid, work, args.workers)
+        base, ours = scores(base_root, aid, expected), scores(ours_root, aid, expected)
+        differ = [s for s in expected if base[s] != ours[s]]
+        for s in differ:
+            print(f"DIFFERENT {s} ({expected[s][0]}): nbgrader {base[s]}, ours {ours[s]}")
+        off = [s for s in expected if ours[s] != expected[s][1]]
+        for s in off:
+            print(f"unexpected {s} ({expected[s][0]}): ours {ours[s]}, tests/submissions.py expects {expected[s][1]}")
+        rows = [("plain nbgrader autograde (s/submission)", base_s / args.n, ""),
+                (f"grade_batch, {args.workers} workers (s/submission)", ours_s / args.n, ""),
+                ("throughput ratio (baseline / ours)", base_s / ours_s, "x")]
+        if args.book:
+            print("timing the site's builds ...", flush=True)
+            rows += [(f"book: {name} (s, target {BOOK_TARGETS[name]})", s, " OK" if s <= BOOK_TARGETS[name] else " SLOW")
+                     for name, s in book_times(work).items()]
+        print(f"\n{args.n} submissions of {aid}; total: nbgrader {base_s:.1f}s, ours {ours_s:.1f}s; "
+              f"same scores: {args.n - len(differ)}/{args.n}; load average {os.getloadavg()}")
+        for label, value, unit in rows:
+            print(f"  {label:<52} {value:8.2f}{unit}")
+        return 1 if differ else 0
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Simulated students: notebooks built from the released notebook by grade_id.
+
+Each builder returns either a notebook (nbformat node) or raw text for a broken file,
+together with the score the grader must give it (None: it must be reported, not graded).
+"""
+import copy
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+from course import ASSIGNMENTS, source_notebook
+from course.contract import EXERCISES
+
+VARIANTS = Path(__file__).parent / "variants"
+
+
+def meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def variants(aid):
+    return tomllib.loads((VARIANTS / f"{aid}.toml").read_text())["variant"]
+
+
+def reference_sources(aid):
+    cells = nbformat.read(source_notebook(aid), as_version=4).cells
+    return {meta(c)["grade_id"]: c.source for c in cells if meta(c).get("solution")}
+
+
+def points(released):
+    return {meta(c)["grade_id"]: float(meta(c)["points"]) for c in released.cells if meta(c).get("grade")}
+
+
+def with_solutions(released, sources):
+    """The released notebook with the given solution cells' sources replaced."""
+    nb = copy.deepcopy(released)
+    for cell in nb.cells:
+        if meta(cell).get("grade_id") in sources:
+            cell.source = sources[meta(cell)["grade_id"]]
+    return nb
+
+
+def tests_of(exercise, released):
+    return [gid for gid in points(released) if gid.startswith(f"test_{exercise}")]
+
+
+def students(aid, released, other_aid):
+    """{student_id: (notebook or text, expected total score or None)} for one assignment."""
+    top = sum(points(released).values())
+    exercises = list(EXERCISES[aid])
+    reference = reference_sources(aid)
+    stubs = {c_id: src for c_id, src in ((meta(c).get("grade_id"), c.source) for c in released.cells)
+             if c_id in reference}
+    # Later exercises may build on earlier ones (update calls mse), so leave the last one undone.
+    last_points = sum(points(released)[t] for t in tests_of(exercises[-1], released))
+    right_but_different = {}
+    for v in variants(aid):
+        if v["expect"] == "full":
+            right_but_different.setdefault(v["exercise"], v["source"])
+    returns_none = {name: src.replace("raise NotImplementedError()", "return None") for name, src in stubs.items()}
+
+    tampered = with_solutions(released, returns_none)
+    for cell in tampered.cells:
+        if meta(cell).get("grade"):
+            cell.source = f"print('all good')\n{meta(cell)['points']}"  # edited locked checks claim full marks
+    deleted = with_solutions(released, reference)
+    deleted.cells = [c for c in deleted.cells if not meta(c).get("grade")]
+    retyped = with_solutions(released, reference)
+    for cell in retyped.cells:
+        if meta(cell).get("grade"):
+            cell.cell_type, cell.outputs, cell.execution_count = "markdown", None, None
+            del cell["outputs"], cell["execution_count"]
+    noisy_name = next(name for name in exercises if reference[name].lstrip().startswith("def"))
+    noisy = dict(reference)
+    noisy[noisy_name] += (f"\n\nimport sys as _sys\n_quiet_{noisy_name} = {noisy_name}\n\n"
+                          f"def {noisy_name}(*args, **kwargs):\n"
+                          f"    print('UserWarning: something PyTorch might say', file=_sys.stderr)\n"
+                          f"    return _quiet_{noisy_name}(*args, **kwargs)\n")
+    killer = dict(reference)
+    killer[exercises[0]] = "import os\nos._exit(1)\n"
+
+    return {
+        "s01-reference": (with_solutions(released, reference), top),
+        "s02-untouched": (released, 0.0),
+        "s03-right-but-different": (with_solutions(released, {**reference, **right_but_different}), top),
+        "s04-last-exercise-unfinished": (with_solutions(released, {k: v for k, v in reference.items()
+                                                                    if k != exercises[-1]}), top - last_points),
+        "s05-returns-none": (with_solutions(released, returns_none), 0.0),
+        "s06-edits-locked-checks": (tampered, 0.0),
+        "s07-deleted-checks": (deleted, top),
+        "s08-checks-turned-markdown": (retyped, top),
+        "s09-stderr-warning": (with_solutions(released, noisy), top),
+        "s10-invalid-json": ('{"cells": [', None),
+        "s11-empty-file": ("", None),
+        "s12-other-assignment": (nbformat.read(source_notebook(other_aid), as_version=4), None),
+        "s13-kills-kernel": (with_solutions(released, killer), None),
+    }
+
+
+def variant_students(aid, released):
+    """Student k submits the k-th variant of every exercise (the reference where none is left).
+
+    Returns {student_id: (notebook, {test grade_id: "full" | "loses"})}."""
+    reference = reference_sources(aid)
+    by_exercise = {}
+    for v in variants(aid):
+        by_exercise.setdefault(v["exercise"], []).append(v)
+    result = {}
+    for k in range(max(len(vs) for vs in by_exercise.values())):
+        sources, expect = dict(reference), {}
+        for exercise, vs in by_exercise.items():
+            if k < len(vs):
+                sources[exercise] = vs[k]["source"]
+                for test in tests_of(exercise, released):
+                    expect[test] = (vs[k]["expect"], vs[k]["name"])
+        result[f"v{k + 1:02d}-variants"] = (with_solutions(released, sources), expect)
+    return result
+
+
+def other_assignment(aid):
+    return ASSIGNMENTS[(ASSIGNMENTS.index(aid) + 1) % len(ASSIGNMENTS)]

@@ -1,0 +1,74 @@
+"""Every exercise follows the contract of the syllabus exactly."""
+import ast
+
+import nbformat
+import pytest
+
+from course import ASSIGNMENTS, source_notebook
+from course.contract import EXERCISES
+
+
+def nbgrader(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def signatures(tree):
+    """{name: args} for top-level functions; {Class.method: args} for class methods."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            found[node.name] = ast.unparse(node.args)
+        elif isinstance(node, ast.ClassDef):
+            found[node.name] = "class"
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    found[f"{node.name}.{item.name}"] = ast.unparse(item.args)
+    return found
+
+
+def test_every_assignment_has_a_source():
+    assert sorted(EXERCISES) == sorted(ASSIGNMENTS)
+    for aid in ASSIGNMENTS:
+        assert source_notebook(aid).is_file(), f"missing source {source_notebook(aid)}"
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_exercises_follow_the_contract(aid):
+    cells = nbformat.read(source_notebook(aid), as_version=4).cells
+    solution_cells = [c for c in cells if nbgrader(c).get("solution")]
+    assert sorted(nbgrader(c)["grade_id"] for c in solution_cells) == sorted(EXERCISES[aid]), \
+        "one solution cell per exercise, named by its grade_id, and no other"
+    for name, contract in EXERCISES[aid].items():
+        cell = next(c for c in solution_cells if nbgrader(c)["grade_id"] == name)
+        assert cell.cell_type == "code" and not nbgrader(cell).get("grade")
+        wanted, got = signatures(ast.parse(contract)), signatures(ast.parse(cell.source))
+        for key, args in wanted.items():
+            assert got.get(key) == args, f"{aid}: {key} should take ({args}), found ({got.get(key)})"
+        index = cells.index(cell)
+        tests = [c for c in cells[index + 1:] if nbgrader(c).get("grade_id", "").startswith(f"test_{name}")]
+        assert tests, f"{name} has no graded check cell test_{name}"
+        for test in tests:
+            meta = nbgrader(test)
+            assert meta["grade"] and meta["locked"] and meta["points"] > 0
+            visible, _, hidden = test.source.partition("### BEGIN HIDDEN TESTS")
+            assert "checks." in visible, f"{meta['grade_id']} has no visible checks"
+            assert "checks." in hidden.partition("### END HIDDEN TESTS")[0], f"{meta['grade_id']} has no hidden checks"
+            assert test.source.rstrip().endswith("checks.score()")
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_only_the_pitfall_may_raise(aid):
+    cells = nbformat.read(source_notebook(aid), as_version=4).cells
+    raising = [c for c in cells if "raises-exception" in c.metadata.get("tags", [])]
+    if aid == "01-gradient-descent":
+        assert len(raising) == 1 and "optim.SGD" in raising[0].source
+    else:
+        assert raising == []
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_sources_store_outputs_only_for_nbval(aid):
+    cells = nbformat.read(source_notebook(aid), as_version=4).cells
+    for cell in cells:
+        if cell.cell_type == "code" and "nbval-check-output" not in cell.metadata.get("tags", []):
+            assert not cell.outputs, f"run `make release`: outputs stored in\n{cell.source[:200]}"

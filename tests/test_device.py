@@ -1,0 +1,53 @@
+"""The device is chosen in one place, and notebooks keep tensors on it until they plot."""
+import re
+
+import nbformat
+import pytest
+import torch
+
+from course import ASSIGNMENTS, source_notebook
+from course.release import SETUP_CELL
+
+
+def run_setup(monkeypatch, env, cuda_available):
+    if env is None:
+        monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    else:
+        monkeypatch.setenv("COURSE_DEVICE", env)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda_available)
+    namespace = {}
+    exec(compile(SETUP_CELL, "setup_cell", "exec"), namespace)
+    return namespace["DEVICE"]
+
+
+@pytest.mark.parametrize("env, cuda, expected", [
+    (None, False, "cpu"), (None, True, "cuda"), ("cpu", True, "cpu"), ("cuda", False, "cuda"),
+])
+def test_device_selection(monkeypatch, env, cuda, expected):
+    assert run_setup(monkeypatch, env, cuda).type == expected
+
+
+def test_checks_compare_tensors_from_any_device(monkeypatch):
+    namespace = {}
+    exec(compile(SETUP_CELL, "setup_cell", "exec"), namespace)
+    checks = namespace["Checks"]("demo", 1)
+    # A tensor that still requires grad, on whatever device the machine has.
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    value = torch.tensor([1.0, 2.0], device=device, requires_grad=True) * 1.0
+    checks.close("tensor", lambda: value, [1.0, 2.0 + 1e-6])
+    assert checks.passed == 1
+
+
+CODE_CELLS = [(aid, i, cell.source) for aid in ASSIGNMENTS
+              for i, cell in enumerate(nbformat.read(source_notebook(aid), as_version=4).cells)
+              if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") != "setup"]
+
+
+@pytest.mark.parametrize("aid, index, source", CODE_CELLS, ids=[f"{a}-cell{i}" for a, i, _ in CODE_CELLS])
+def test_no_hard_coded_device_and_numpy_only_from_cpu(aid, index, source):
+    code = "\n".join(line.split("#")[0] for line in source.splitlines())
+    assert not re.search(r"""["']cuda|\.cuda\(\)""", code), "choose the device in the setup cell only (DEVICE)"
+    for match in re.finditer(r"\.numpy\(\)", code):
+        before = code[max(0, match.start() - 40):match.start()]
+        assert ".cpu()" in before or "detach().cpu()" in before, \
+            f"call .cpu() before .numpy(): a CUDA tensor cannot become a NumPy array\n{code[max(0, match.start()-80):match.end()]}"
