@@ -30,8 +30,15 @@ browser:
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	@test -x $(CHROMIUM)
 
+## Install the autograder's sandbox: Debian's bubblewrap (course/sandbox.py runs every kernel in it).
+.PHONY: sandbox
+sandbox:
+	@command -v bwrap >/dev/null || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap; }
+	@command -v bwrap >/dev/null
+
 ## Run every test.
-test: venv browser
+test: venv browser sandbox
 	$(BIN)/python -m pytest
 
 clean:

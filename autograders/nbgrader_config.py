@@ -16,8 +16,12 @@ c.CourseDirectory.db_url = os.environ.get(
 )
 
 # A warning PyTorch prints on stderr must not zero a correct answer.
+# Student code runs sandboxed (course/sandbox.py): no network, no view of the course, limits.
+# GuardChecks/RequireScore: student code can neither swap the checks nor silence their score.
 c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute",
+    "course.preprocessors.GuardChecks",
+    "course.sandbox.SandboxedExecute",
+    "course.preprocessors.RequireScore",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -26,7 +30,10 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-c.Execute.timeout = 120
+# Seconds per cell (COURSE_CELL_TIMEOUT overrides); a cell's metadata.course.timeout too, capped.
+c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "120"))
+c.SandboxedExecute.max_cell_timeout = 600
+c.SandboxedExecute.max_output_bytes = 1_000_000
 # Feedback shows which checks failed, never the hidden tests' source.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",

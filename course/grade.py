@@ -30,6 +30,9 @@ from nbgrader.plugins.export import CsvExportPlugin
 
 from . import ASSIGNMENTS, AUTOGRADERS
 from .gradebook import nbgrader_api
+from .sandbox import SandboxUnavailable, check_available
+
+MAX_NOTEBOOK_BYTES = 20 * 2**20  # a course notebook with its figures is well under 1 MB
 
 
 @dataclass
@@ -53,6 +56,10 @@ def problem_with(path, assignment, known_ids):
     if not path.is_file():
         found = sorted(p.name for p in path.parent.iterdir()) if path.parent.is_dir() else []
         return f"no {path.name} in {path.parent.name}/ (found: {', '.join(found) or 'nothing'})"
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        return (f"the notebook is {size / 2**20:.0f} MB, over the {MAX_NOTEBOOK_BYTES // 2**20} MB limit: "
+                "clear its outputs (Kernel > Restart & Clear Output) and submit again")
     raw = path.read_bytes()
     if not raw.strip():
         return "the notebook file is empty"
@@ -81,20 +88,20 @@ def _share_cores(workers):
         os.environ[name] = threads
 
 
-def _worker_state(root, db_url):
+def _worker_state(root, db_url, sandbox):
     """One nbgrader API and gradebook session per process, reused across its jobs."""
-    key = (str(root), db_url)
+    key = (str(root), db_url, sandbox)
     if key not in _worker:
-        api = nbgrader_api(root, db_url)
+        api = nbgrader_api(root, db_url, sandbox)
         gb = Gradebook(api.coursedir.db_url, api.coursedir.course_id)
         _worker[key] = (api, gb, grade_ids_by_assignment(gb))
     return _worker[key]
 
 
-def grade_one(root, db_url, assignment, student, feedback=True):
+def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True):
     """Autograde one submission (and write its feedback); never raises for a bad submission."""
     start = time.monotonic()
-    api, gb, known_ids = _worker_state(root, db_url)
+    api, gb, known_ids = _worker_state(root, db_url, sandbox)
     top = gb.find_assignment(assignment).max_score
     folder = Path(api.coursedir.format_path("submitted", student, assignment))
     if not folder.is_dir():
@@ -159,9 +166,19 @@ def write_report(outcomes, path):
 
 
 def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback=True, workers=1,
-                out=sys.stdout):
-    """Grade every student's submissions of `assignments`; return their Outcomes."""
-    api = nbgrader_api(root, db_url)
+                out=sys.stdout, sandbox=True):
+    """Grade every student's submissions of `assignments`; return their Outcomes.
+
+    sandbox=False runs student code unconfined: only for notebooks you trust."""
+    if sandbox:
+        try:
+            check_available()
+        except SandboxUnavailable as error:
+            raise SystemExit(f"refusing to grade: the sandbox cannot start ({error}).\n"
+                             "Fix that, or pass --no-sandbox to run student code with your permissions.")
+    else:
+        print("WARNING: grading without the sandbox: student code runs with your permissions", file=out)
+    api = nbgrader_api(root, db_url, sandbox)
     root, db_url = Path(api.coursedir.root), api.coursedir.db_url
     submitted = root / api.coursedir.submitted_directory
     with Gradebook(db_url, api.coursedir.course_id) as gb:
@@ -172,7 +189,7 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
         for student in sorted(folders):
             gb.update_or_create_student(student)
         students = sorted(folders | {s.id for s in gb.students})
-    jobs = [(str(root), db_url, a, s, feedback) for a in assignments for s in students]
+    jobs = [(str(root), db_url, a, s, feedback, sandbox) for a in assignments for s in students]
     outcomes = []
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                                 initializer=_share_cores, initargs=(workers,)) as pool:
@@ -210,13 +227,16 @@ def main(argv=None):
     parser.add_argument("--root", default=str(AUTOGRADERS), help="nbgrader course folder (default: autograders/)")
     parser.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in the course folder)")
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run student code without the sandbox (unsafe: only for notebooks you trust)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="submissions graded at once (default: one per CPU core)")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.assignments) - set(ASSIGNMENTS))
     if unknown:
         parser.error(f"unknown assignment id(s) {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}")
-    outcomes = grade_batch(Path(args.root).resolve(), args.assignments, args.db, not args.no_feedback, args.workers)
+    outcomes = grade_batch(Path(args.root).resolve(), args.assignments, args.db, not args.no_feedback, args.workers,
+                           sandbox=not args.no_sandbox)
     return 1 if any(o.status == "not graded" for o in outcomes) else 0
 
 

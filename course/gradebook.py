@@ -14,7 +14,7 @@ if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
 
-def nbgrader_config(root=None, db_url=None):
+def nbgrader_config(root=None, db_url=None, sandbox=True):
     """The course's nbgrader config; root and db_url move the course elsewhere (tests, batches)."""
     config = PyFileConfigLoader("nbgrader_config.py", path=str(AUTOGRADERS)).load_config()
     config.CourseDirectory.source_directory = str(SOLUTIONS)  # absolute, so any root finds it
@@ -24,9 +24,11 @@ def nbgrader_config(root=None, db_url=None):
             db_url = f"sqlite:///{root}/gradebook.db?timeout=60"  # parallel graders wait, not fail
     if db_url is not None:
         config.CourseDirectory.db_url = db_url
+    if not sandbox:
+        config.SandboxedExecute.sandbox = False
     return config
 
 
-def nbgrader_api(root=None, db_url=None):
-    config = nbgrader_config(root, db_url)
+def nbgrader_api(root=None, db_url=None, sandbox=True):
+    config = nbgrader_config(root, db_url, sandbox)
     return NbGraderAPI(CourseDirectory(config=config), config=config)

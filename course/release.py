@@ -123,7 +123,8 @@ def record_checked_outputs(assignment_id, reference):
         if cell.cell_type == "code":
             checked = CHECKED_TAG in tags(cell)
             cell.outputs = ref.outputs if checked else []
-            cell.execution_count = None
+            # nbval refuses stored outputs without an execution count ("Unrun reference cell").
+            cell.execution_count = ref.execution_count if checked else None
     nbformat.write(nb, path)
 
 

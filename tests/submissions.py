@@ -99,22 +99,26 @@ def students(aid, released, other_aid):
 
 
 def variant_students(aid, released):
-    """Student k submits the k-th variant of every exercise (the reference where none is left).
+    """Students who each submit one variant of every exercise (the reference where none is left).
 
-    Returns {student_id: (notebook, {test grade_id: "full" | "loses"})}."""
+    Right variants and wrong ones go to different students: a later exercise may call an
+    earlier one (update calls mse), so a right update beside a wrong mse would fail honestly.
+    Returns {student_id: (notebook, {test grade_id: ("full" | "loses", variant name)})}."""
     reference = reference_sources(aid)
-    by_exercise = {}
-    for v in variants(aid):
-        by_exercise.setdefault(v["exercise"], []).append(v)
     result = {}
-    for k in range(max(len(vs) for vs in by_exercise.values())):
-        sources, expect = dict(reference), {}
-        for exercise, vs in by_exercise.items():
-            if k < len(vs):
-                sources[exercise] = vs[k]["source"]
-                for test in tests_of(exercise, released):
-                    expect[test] = (vs[k]["expect"], vs[k]["name"])
-        result[f"v{k + 1:02d}-variants"] = (with_solutions(released, sources), expect)
+    for kind in ("full", "loses"):
+        by_exercise = {}
+        for v in variants(aid):
+            if v["expect"] == kind:
+                by_exercise.setdefault(v["exercise"], []).append(v)
+        for k in range(max(len(vs) for vs in by_exercise.values())):
+            sources, expect = dict(reference), {}
+            for exercise, vs in by_exercise.items():
+                if k < len(vs):
+                    sources[exercise] = vs[k]["source"]
+                    for test in tests_of(exercise, released):
+                        expect[test] = (kind, vs[k]["name"])
+            result[f"v{len(result) + 1:02d}-{kind}"] = (with_solutions(released, sources), expect)
     return result
 
 

@@ -1,0 +1,209 @@
+"""Run every submission's kernel in a sandbox: bubblewrap namespaces, a uid of its own, rlimits.
+
+The autograder's execute step (`SandboxedExecute`, set in autograders/nbgrader_config.py)
+starts each kernel through `SandboxKernelManager`:
+
+- bwrap: the system folders and Python read-only, nothing else of the machine (the course,
+  the gradebook, other submissions, /root and /home are simply not there); its own network,
+  PID, IPC and UTS namespaces; one writable scratch folder holding a copy of this
+  submission's folder (the kernel's working folder and HOME) and its /tmp;
+- setpriv: a uid no other kernel has at the same time and no capabilities, so the process
+  limit binds and nothing of root's is writable;
+- prlimit: address space, processes, CPU seconds, file size, open files.
+
+The kernel talks to the grader over ipc sockets in the scratch folder (TCP cannot cross the
+network namespace). `SandboxedExecute` adds a per-cell timeout (default, or the cell's
+`metadata.course.timeout`, capped) and a per-cell output budget.
+"""
+import fcntl
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Integer, List, Unicode
+
+SYSTEM_PATHS = ["/usr", "/etc", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin"]
+PASSED_ENV = ["LANG", "LC_ALL", "MPLBACKEND", "COURSE_DEVICE", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+              "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES"]
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+def check_available():
+    """Start a trivial sandbox once; raise SandboxUnavailable saying what to do if it cannot."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: run `make sandbox` "
+                                 "(apt-get install bubblewrap)")
+    if os.geteuid() != 0:
+        raise SandboxUnavailable("the sandbox must be started as root: it runs each kernel "
+                                 "under a uid of its own")
+    probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--die-with-parent",
+                            "--", "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise SandboxUnavailable(f"bwrap could not start a sandbox here: {probe.stderr.strip()}")
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """An ipykernel inside bwrap + setpriv + prlimit, in a scratch folder of its own."""
+
+    base = Unicode("/var/tmp/course-sandbox", config=True,
+                   help="Folder for the scratch folders (kept off /tmp: the sandbox's /tmp lives in them)")
+    first_uid = Integer(61000, config=True, help="Kernels run as first_uid, first_uid + 1, ...")
+    uids = Integer(1000, config=True, help="How many uids the sandbox may use at once")
+    memory = Integer(4 * 2**30, config=True, help="Address-space limit of the kernel, bytes")
+    processes = Integer(256, config=True, help="Processes and threads the kernel's uid may have")
+    cpu_seconds = Integer(900, config=True, help="CPU seconds for the whole notebook")
+    file_size = Integer(256 * 2**20, config=True, help="Largest file the kernel may write, bytes")
+    open_files = Integer(1024, config=True)
+    extra_ro_paths = List(Unicode(), config=True, help="More read-only paths the kernel may see")
+
+    scratch = None
+    _uid_lock = None
+    live = set()  # scratch folders not yet removed, for SandboxedExecute's last-resort cleanup
+
+    def _claim_uid(self):
+        """A uid no other sandbox holds now: an flock on <base>/uids/<n>.lock, held until cleanup."""
+        folder = Path(self.base) / "uids"
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in range(self.uids):
+            handle = open(folder / f"{n}.lock", "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            self._uid_lock = handle
+            return self.first_uid + n
+        raise SandboxUnavailable(f"all {self.uids} sandbox uids are in use")
+
+    def _make_scratch(self, cwd, uid):
+        Path(self.base).mkdir(parents=True, exist_ok=True)
+        os.chmod(self.base, 0o711)  # others may pass through, not list
+        scratch = Path(tempfile.mkdtemp(prefix="kernel-", dir=self.base))
+        work = scratch / "work"
+        shutil.copytree(cwd, work, symlinks=True)
+        for name in ("tmp", "kernel"):
+            (scratch / name).mkdir()
+        for path in [scratch, *scratch.rglob("*")]:
+            os.lchown(path, uid, uid)
+        os.chmod(scratch, 0o700)
+        return scratch
+
+    def _bwrap(self, scratch):
+        args = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
+                "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox", "--clearenv"]
+        for path in SYSTEM_PATHS:
+            if os.path.islink(path):
+                args += ["--symlink", os.readlink(path), path]
+            elif os.path.isdir(path):
+                args += ["--ro-bind", path, path]
+        args += ["--dev", "/dev", "--proc", "/proc"]
+        for device in sorted(glob.glob("/dev/nvidia*")):  # a GPU, when the grader has one
+            args += ["--dev-bind", device, device]
+        made = set()
+        for path in [sys.prefix, sys.base_prefix, *self.extra_ro_paths, str(scratch)]:
+            for parent in reversed(Path(path).parents):
+                if str(parent) != "/" and not any(str(parent).startswith(p) for p in SYSTEM_PATHS) \
+                        and parent not in made:
+                    args += ["--perms", "0755", "--dir", str(parent)]
+                    made.add(parent)
+            if path != str(scratch):
+                args += ["--ro-bind", path, path]
+        args += ["--bind", str(scratch), str(scratch), "--bind", str(scratch / "tmp"), "/tmp",
+                 "--chdir", str(scratch / "work")]
+        return args
+
+    def _limits(self, uid):
+        return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                "--bounding-set=-all", "--no-new-privs",
+                "prlimit", f"--as={self.memory}", f"--nproc={self.processes}", f"--cpu={self.cpu_seconds}",
+                f"--fsize={self.file_size}", f"--nofile={self.open_files}", "--core=0", "--"]
+
+    def _env(self, scratch, env):
+        clean = {key: env[key] for key in PASSED_ENV if key in env}
+        clean.update(PATH=f"{sys.prefix}/bin:/usr/bin:/bin", HOME=str(scratch / "work"), TMPDIR="/tmp",
+                     MPLCONFIGDIR="/tmp/matplotlib", PYTHONDONTWRITEBYTECODE="1")
+        return clean  # no JPY_PARENT_PID: ipykernel would exit, its parent being pid 1 in here
+
+    async def _async_pre_start_kernel(self, **kw):
+        uid = self._claim_uid()
+        self.scratch = self._make_scratch(kw.get("cwd") or os.getcwd(), uid)
+        self.live.add(self.scratch)
+        kernel_dir = self.scratch / "kernel"
+        self.transport, self.ip, self.cache_ports = "ipc", str(kernel_dir / "ipc"), False
+        self.connection_file = str(kernel_dir / "connection.json")
+        # SIGINT to the process group would reach bwrap first and end the sandbox: ask instead.
+        self.kernel_spec.interrupt_mode = "message"
+        cmd, kw = await super()._async_pre_start_kernel(**kw)
+        os.chown(self.connection_file, uid, uid)
+        env = [arg for key, value in self._env(self.scratch, kw.get("env") or os.environ).items()
+               for arg in ("--setenv", key, value)]
+        kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; the kernel's is above
+        kw["cwd"] = str(self.scratch / "work")
+        return self._bwrap(self.scratch) + env + ["--"] + self._limits(uid) + cmd, kw
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+                self.live.discard(self.scratch)
+                self.scratch = None
+            if self._uid_lock is not None:
+                self._uid_lock.close()
+                self._uid_lock = None
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute with every kernel sandboxed, per-cell timeouts and an output budget."""
+
+    sandbox = Bool(True, config=True, help="Run kernels in the sandbox. Turn off only for trusted notebooks.")
+    max_cell_timeout = Integer(600, config=True, help="Upper bound of a cell's metadata.course.timeout, seconds")
+    max_output_bytes = Integer(1_000_000, config=True, help="Output kept per cell; the rest is dropped")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.sandbox:
+            check_available()  # refuse loudly rather than run strangers' code unconfined
+            self.kernel_manager_class = SandboxKernelManager
+        self.timeout_func = self.cell_timeout
+        self._output_bytes = {}
+
+    def preprocess(self, nb, resources=None, km=None):
+        before = set(SandboxKernelManager.live)
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:  # a kernel that died mid-cell may skip the manager's own cleanup
+            for scratch in SandboxKernelManager.live - before:
+                shutil.rmtree(scratch, ignore_errors=True)
+                SandboxKernelManager.live.discard(scratch)
+
+    def cell_timeout(self, cell):
+        override = cell.metadata.get("course", {}).get("timeout")
+        if isinstance(override, (int, float)) and not isinstance(override, bool) and override > 0:
+            return min(int(override), self.max_cell_timeout)
+        return self.timeout
+
+    def output(self, outs, msg, display_id, cell_index):
+        used = self._output_bytes.get(cell_index, 0)
+        if used > self.max_output_bytes:
+            return None
+        size = len(str(msg.get("content", "")))
+        self._output_bytes[cell_index] = used + size
+        if used + size > self.max_output_bytes:
+            note = new_output("stream", name="stdout",
+                              text=f"\n[output cut: the cell printed more than {self.max_output_bytes} bytes]\n")
+            outs.append(note)
+            return note
+        return super().output(outs, msg, display_id, cell_index)

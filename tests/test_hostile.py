@@ -1,0 +1,213 @@
+"""Hostile submissions (tests/hostile/attacks.toml) graded in one batch with honest ones.
+
+The batch must finish; no attacker may score above its honest worth; honest students get
+exactly the grades of a batch without attackers; no file outside the sandboxes' scratch
+copies changes; nothing the attackers started is left running; the network is unreachable.
+"""
+import hashlib
+import socket
+import subprocess
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course import ROOT
+from course.gradebook import nbgrader_api
+from course.grade import grade_batch
+from course.release import release
+from course.sandbox import SandboxKernelManager
+from submissions import points, reference_sources, with_solutions
+
+AID = "01-gradient-descent"
+ATTACKS = tomllib.loads((Path(__file__).parent / "hostile" / "attacks.toml").read_text())["attack"]
+MARK = "PWNED-BY-A-SUBMISSION"
+OUTPUT = ROOT / "test-output"
+
+
+def new_course(tmp_path_factory, name):
+    root = tmp_path_factory.mktemp(name)
+    release(AID, nbgrader_api(root), chapters=root / "chapters")
+    return root, nbformat.read(root / "release" / AID / f"{AID}.ipynb", as_version=4)
+
+
+def honest_students(released):
+    reference = reference_sources(AID)
+    return {
+        "honest-reference": with_solutions(released, reference),
+        "honest-first-only": with_solutions(released, {"fun_dz": reference["fun_dz"]}),
+        "honest-untouched": released,
+    }
+
+
+def attacker(released, attack, fills):
+    """(notebook or raw text, honest worth) of one attack."""
+    top = sum(points(released).values())
+    reference = reference_sources(AID)
+    nb = with_solutions(released, reference) if attack["base"] == "reference" else with_solutions(released, {})
+    worth = top if attack["base"] == "reference" else 0.0
+    cells = {k: v for k, v in attack.get("cells", {}).items()}
+    for key, code in cells.items():
+        for placeholder, value in fills.items():
+            code = code.replace(placeholder, value)
+        gid, extra = (key[: -len("_extra")], True) if key.endswith("_extra") else (key, False)
+        matches = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid]
+        assert len(matches) == 1, f"attack {attack['name']}: no cell {gid}"
+        matches[0].source = matches[0].source + "\n" + code if extra else code
+    if attack.get("huge"):
+        nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * (30 * 2**20))]
+    return nb, worth
+
+
+def submit(root, student, content):
+    path = root / "submitted" / student / AID / f"{AID}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(content, path)
+
+
+def checksums(*folders, skip=()):
+    sums = {}
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*")):
+            parts = set(path.relative_to(folder).parts)
+            if path.is_file() and not parts & set(skip):
+                sums[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return sums
+
+
+def sandbox_processes():
+    """Processes running under one of the sandbox's uids."""
+    km = SandboxKernelManager()
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            uid = int(next(line for line in status.read_text().splitlines() if line.startswith("Uid:")).split()[1])
+        except (OSError, StopIteration, ValueError):
+            continue
+        if km.first_uid <= uid < km.first_uid + km.uids:
+            found.append((status.parent.name, uid))
+    return found
+
+
+class Listener:
+    """A TCP server on loopback that counts the connections it gets."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.port, self.connections, self.running = self.server.getsockname()[1], 0, True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while self.running:
+            try:
+                self.server.accept()[0].close()
+                self.connections += 1
+            except TimeoutError:
+                pass
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.server.close()
+
+
+@pytest.fixture(scope="module")
+def batches(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COURSE_CELL_TIMEOUT", "20")  # an attacker's endless cell costs 20 s, not 120
+    calm_root, released = new_course(tmp_path_factory, "calm")
+    honest = honest_students(released)
+    for student, nb in honest.items():
+        submit(calm_root, student, nb)
+    start = time.monotonic()
+    calm = {o.student: o for o in grade_batch(calm_root, [AID], workers=2)}
+    calm_seconds = time.monotonic() - start
+
+    root, released = new_course(tmp_path_factory, "hostile")
+    listener = Listener()
+    fills = {"@REPO@": str(ROOT), "@COURSE@": str(root), "@PORT@": str(listener.port), "@MARK@": MARK}
+    worth = {}
+    for student, nb in honest.items():
+        submit(root, student, nb)
+    for attack in ATTACKS:
+        nb, worth[attack["name"]] = attacker(released, attack, fills)
+        submit(root, attack["name"], nb)
+    protected = [ROOT / "solutions", ROOT / "chapters", ROOT / "course", ROOT / "autograders", root]
+    grader_writes = {"autograded", "feedback", "gradebook.db", "grades.csv", "tests.csv", "report.csv"}
+    before = checksums(*protected, skip=grader_writes)
+    scratch_before = set(Path(SandboxKernelManager().base).glob("kernel-*"))
+    start = time.monotonic()
+    hostile = {o.student: o for o in grade_batch(root, [AID], workers=2)}
+    hostile_seconds = time.monotonic() - start
+    listener.close()
+    mp.undo()
+    OUTPUT.mkdir(exist_ok=True)
+    (OUTPUT / "hostile-batch.txt").write_text(
+        f"honest only: {len(calm)} submissions in {calm_seconds:.1f} s\n"
+        f"with attackers: {len(hostile)} submissions in {hostile_seconds:.1f} s\n"
+        + "".join(f"{o.student}: {o.status} {o.score:g}/{o.max_score:g} {o.message}\n" for o in hostile.values()))
+    return dict(calm=calm, hostile=hostile, worth=worth, root=root, before=before, protected=protected,
+                skip=grader_writes, listener=listener,
+                scratch_before=scratch_before)
+
+
+def test_every_submission_is_in_the_report(batches):
+    names = set(batches["worth"]) | set(batches["calm"])
+    assert set(batches["hostile"]) == names
+
+
+def test_no_attacker_scores_above_its_honest_worth(batches):
+    over = {name: (batches["hostile"][name].score, worth) for name, worth in batches["worth"].items()
+            if batches["hostile"][name].score > worth + 1e-9}
+    assert not over, over
+
+
+def test_attacks_on_the_reference_still_earn_its_marks(batches):
+    # The sandbox blocks the attack, not the honest code beside it.
+    for name, worth in batches["worth"].items():
+        if worth > 0:
+            assert batches["hostile"][name].score == worth, batches["hostile"][name]
+
+
+def test_honest_students_get_the_grades_of_a_calm_batch(batches):
+    for student, calm in batches["calm"].items():
+        hostile = batches["hostile"][student]
+        assert (hostile.status, hostile.score) == (calm.status, calm.score), student
+    assert batches["calm"]["honest-reference"].score == batches["calm"]["honest-reference"].max_score
+
+
+def test_no_file_outside_the_scratch_copies_changed(batches):
+    after = checksums(*batches["protected"], skip=batches["skip"])
+    assert after == batches["before"]
+    marks = subprocess.run(["find", "/root", "/var/tmp", "/etc", str(ROOT), str(batches["root"]), "-name", MARK],
+                           capture_output=True, text=True).stdout.split()
+    assert not marks, marks
+
+
+def test_nothing_is_left_running_or_lying_around(batches):
+    time.sleep(1)
+    assert sandbox_processes() == []
+    base = Path(SandboxKernelManager().base)
+    assert not set(base.glob("kernel-*")) - batches["scratch_before"], "scratch folders were not removed"
+
+
+def test_the_network_was_out_of_reach(batches):
+    assert batches["listener"].connections == 0
+    page = batches["root"] / "autograded" / "network" / AID / f"{AID}.ipynb"
+    assert "blocked:" in page.read_text()
+
+
+def test_hidden_tests_and_gradebook_were_out_of_sight(batches):
+    page = (batches["root"] / "autograded" / "reads-hidden-tests-and-gradebook" / AID / f"{AID}.ipynb").read_text()
+    assert "blocked:" in page and "BEGIN HIDDEN TESTS" not in page and "SQLite format" not in page
+
+
+def test_broken_and_runaway_submissions_are_reported_with_a_reason(batches):
+    hostile = batches["hostile"]
+    assert hostile["huge-notebook"].status == "not graded" and "MB limit" in hostile["huge-notebook"].message
+    assert hostile["kernel-exit"].status == "not graded" and "kernel died" in hostile["kernel-exit"].message
