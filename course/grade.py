@@ -132,15 +132,17 @@ def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True):
 def autograde_failure(result):
     """The useful line of a failed nbgrader autograde (kernel died, timeout, ...)."""
     text = f"{result.get('log', '')}\n{result.get('error', '')}"
-    for needle, message in [
-        ("DeadKernelError", "the kernel died while running the notebook (e.g. exit() or a crash in student code)"),
-        ("CellTimeoutError", "a cell ran longer than the time limit"),
-        ("UnresponsiveKernelError", "the kernel stopped responding"),
+    for needles, message in [
+        (("DeadKernelError", "Kernel died"), "the kernel died while running the notebook (e.g. exit() or a crash in student code)"),
+        (("CellTimeoutError",), "a cell ran longer than the time limit"),
+        (("UnresponsiveKernelError",), "the kernel stopped responding"),
     ]:
-        if needle in text:
+        if any(needle in text for needle in needles):
             return message
+    errors = [line.strip() for line in text.splitlines()
+              if ("Error" in line or "Exception" in line) and "NbGraderException" not in line]
     lines = [line for line in text.splitlines() if line.strip()]
-    return "autograde failed: " + (lines[-1] if lines else "no log")
+    return "autograde failed: " + (errors[-1] if errors else lines[-1] if lines else "no log")
 
 
 def write_tests_csv(gb, path, assignments):

@@ -203,8 +203,14 @@ def test_the_network_was_out_of_reach(batches):
 
 
 def test_hidden_tests_and_gradebook_were_out_of_sight(batches):
-    page = (batches["root"] / "autograded" / "reads-hidden-tests-and-gradebook" / AID / f"{AID}.ipynb").read_text()
-    assert "blocked:" in page and "BEGIN HIDDEN TESTS" not in page and "SQLite format" not in page
+    graded = nbformat.read(batches["root"] / "autograded" / "reads-hidden-tests-and-gradebook" / AID / f"{AID}.ipynb",
+                           as_version=4)
+    cell = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fun_dz")
+    seen = "".join(o.get("text", "") for o in cell.outputs)
+    secret = [line for line in seen.splitlines() if any(part in line for part in
+              ("/solutions/", "gradebook.db", "/submitted/", "/autograded/", "/root/"))]
+    assert len(secret) == 7 and all(line.endswith("-> []") or line.startswith("blocked:") for line in secret), seen
+    assert seen.count("blocked:") == 2 and "BEGIN HIDDEN TESTS" not in seen and "SQLite format" not in seen, seen
 
 
 def test_broken_and_runaway_submissions_are_reported_with_a_reason(batches):
