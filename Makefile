@@ -21,24 +21,19 @@ book: venv
 release: venv
 	$(BIN)/python -m course.release
 
-## Install the browser tests' browser: Debian's Chromium at /usr/bin/chromium (Playwright drives
-## it; no test ever downloads a browser).
-CHROMIUM := /usr/bin/chromium
-.PHONY: browser
-browser:
-	@test -x $(CHROMIUM) || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
-	@test -x $(CHROMIUM)
-
-## Install the autograder's sandbox: Debian's bubblewrap (course/sandbox.py runs every kernel in it).
-.PHONY: sandbox
-sandbox:
-	@command -v bwrap >/dev/null || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap; }
-	@command -v bwrap >/dev/null
+## Debian packages the tests need, installed only when missing: Chromium (the browser tests;
+## Playwright drives it, no test downloads a browser), bubblewrap (the grading sandbox) and
+## PostgreSQL (the gradebook on a database server).
+SYSTEM_PACKAGES := /usr/bin/chromium:chromium /usr/bin/bwrap:bubblewrap /usr/lib/postgresql:postgresql
+.PHONY: system
+system:
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do test -e "$${pair%%:*}" || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+	@for pair in $(SYSTEM_PACKAGES); do test -e "$${pair%%:*}" || { echo "missing $${pair%%:*}"; exit 1; }; done
 
 ## Run every test.
-test: venv browser sandbox
+test: venv system
 	$(BIN)/python -m pytest
 
 clean:

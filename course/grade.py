@@ -167,11 +167,37 @@ def write_report(outcomes, path):
             writer.writerow([o.student, o.assignment, o.status, o.score, o.max_score, o.message])
 
 
+def run_jobs(jobs, workers, scheduler=None):
+    """Yield (job, Outcome) as they finish: on a local process pool, or on a Dask cluster
+    when `scheduler` is its address. A grader that fails (not a submission) is reported too."""
+    if scheduler:
+        from distributed import Client, as_completed
+
+        client = Client(scheduler)
+        submit, finished, close = (lambda job: client.submit(grade_one, *job, pure=False)), as_completed, client.close
+    else:
+        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                      initializer=_share_cores, initargs=(workers,))
+        submit, finished, close = (lambda job: pool.submit(grade_one, *job)), concurrent.futures.as_completed, pool.shutdown
+    try:
+        futures = {submit(job): job for job in jobs}
+        for future in finished(list(futures)):
+            job = futures[future]
+            try:
+                yield job, future.result()
+            except Exception as error:  # the grading machinery itself failed for this job
+                yield job, Outcome(job[3], job[2], "not graded", message=f"grader failed: {error!r}")
+    finally:
+        close()
+
+
 def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback=True, workers=1,
-                out=sys.stdout, sandbox=True):
+                out=sys.stdout, sandbox=True, scheduler=None):
     """Grade every student's submissions of `assignments`; return their Outcomes.
 
-    sandbox=False runs student code unconfined: only for notebooks you trust."""
+    sandbox=False runs student code unconfined: only for notebooks you trust. `scheduler`
+    (a Dask scheduler address) sends the work to that cluster's workers, which must see
+    `root` at the same path and a shared gradebook URL (PostgreSQL)."""
     if sandbox:
         try:
             check_available()
@@ -193,9 +219,8 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
         students = sorted(folders | {s.id for s in gb.students})
     jobs = [(str(root), db_url, a, s, feedback, sandbox) for a in assignments for s in students]
     outcomes = []
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=_share_cores, initargs=(workers,)) as pool:
-        for n, outcome in enumerate(pool.map(grade_one, *zip(*jobs)) if jobs else [], 1):
+    if jobs:
+        for n, (_, outcome) in enumerate(run_jobs(jobs, workers, scheduler), 1):
             outcomes.append(outcome)
             score = f"{outcome.score:g}/{outcome.max_score:g}" if outcome.status == "graded" else outcome.status
             print(f"[{n}/{len(jobs)}] {outcome.assignment} {outcome.student}: {score} ({outcome.seconds:.1f}s)"
@@ -203,6 +228,7 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
     with Gradebook(db_url, api.coursedir.course_id) as gb:
         CsvExportPlugin(to=str(root / "grades.csv")).export(gb)
         write_tests_csv(gb, root / "tests.csv", assignments)
+    outcomes.sort(key=lambda o: (o.assignment, o.student))
     write_report(outcomes, root / "report.csv")
     summarize(outcomes, root, out)
     return outcomes
@@ -231,6 +257,8 @@ def main(argv=None):
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code without the sandbox (unsafe: only for notebooks you trust)")
+    parser.add_argument("--scheduler", default=None,
+                        help="Dask scheduler address (tcp://host:8786): grade on that cluster's workers")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="submissions graded at once (default: one per CPU core)")
     args = parser.parse_args(argv)
@@ -238,7 +266,7 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown assignment id(s) {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}")
     outcomes = grade_batch(Path(args.root).resolve(), args.assignments, args.db, not args.no_feedback, args.workers,
-                           sandbox=not args.no_sandbox)
+                           sandbox=not args.no_sandbox, scheduler=args.scheduler)
     return 1 if any(o.status == "not graded" for o in outcomes) else 0
 
 

@@ -15,13 +15,19 @@ The kernel talks to the grader over ipc sockets in the scratch folder (TCP canno
 network namespace). `SandboxedExecute` adds a per-cell timeout (default, or the cell's
 `metadata.course.timeout`, capped) and a per-cell output budget.
 """
+import atexit
 import fcntl
 import glob
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -42,7 +48,7 @@ def check_available():
     """Start a trivial sandbox once; raise SandboxUnavailable saying what to do if it cannot."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: run `make sandbox` "
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: run `make system` "
                                  "(apt-get install bubblewrap)")
     if os.geteuid() != 0:
         raise SandboxUnavailable("the sandbox must be started as root: it runs each kernel "
@@ -67,10 +73,11 @@ class SandboxKernelManager(AsyncKernelManager):
     file_size = Integer(256 * 2**20, config=True, help="Largest file the kernel may write, bytes")
     open_files = Integer(1024, config=True)
     extra_ro_paths = List(Unicode(), config=True, help="More read-only paths the kernel may see")
+    warm = Bool(True, config=True, help="Fork kernels from a warm sandboxed Python (course/zygote.py)")
 
-    scratch = None
+    scratch = zygote = uid = None
     _uid_lock = None
-    live = set()  # scratch folders not yet removed, for SandboxedExecute's last-resort cleanup
+    live = {}  # scratch folder -> (zygote, uid) not yet cleaned up, for SandboxedExecute's last resort
 
     def _claim_uid(self):
         """A uid no other sandbox holds now: an flock on <base>/uids/<n>.lock, held until cleanup."""
@@ -87,10 +94,8 @@ class SandboxKernelManager(AsyncKernelManager):
             return self.first_uid + n
         raise SandboxUnavailable(f"all {self.uids} sandbox uids are in use")
 
-    def _make_scratch(self, cwd, uid):
-        Path(self.base).mkdir(parents=True, exist_ok=True)
-        os.chmod(self.base, 0o711)  # others may pass through, not list
-        scratch = Path(tempfile.mkdtemp(prefix="kernel-", dir=self.base))
+    def _make_scratch(self, cwd, uid, parent):
+        scratch = Path(tempfile.mkdtemp(prefix="kernel-", dir=parent))
         work = scratch / "work"
         shutil.copytree(cwd, work, symlinks=True)
         for name in ("tmp", "kernel"):
@@ -100,7 +105,7 @@ class SandboxKernelManager(AsyncKernelManager):
         os.chmod(scratch, 0o700)
         return scratch
 
-    def _bwrap(self, scratch):
+    def _bwrap(self, scratch, private_tmp=True):
         args = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
                 "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox", "--clearenv"]
         for path in SYSTEM_PATHS:
@@ -120,9 +125,10 @@ class SandboxKernelManager(AsyncKernelManager):
                     made.add(parent)
             if path != str(scratch):
                 args += ["--ro-bind", path, path]
-        args += ["--bind", str(scratch), str(scratch), "--bind", str(scratch / "tmp"), "/tmp",
-                 "--chdir", str(scratch / "work")]
-        return args
+        args += ["--bind", str(scratch), str(scratch)]
+        if private_tmp:
+            return args + ["--bind", str(scratch / "tmp"), "/tmp", "--chdir", str(scratch / "work")]
+        return args + ["--perms", "0755", "--tmpfs", "/tmp", "--chdir", str(scratch)]  # nobody writes there
 
     def _limits(self, uid):
         return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
@@ -130,16 +136,24 @@ class SandboxKernelManager(AsyncKernelManager):
                 "prlimit", f"--as={self.memory}", f"--nproc={self.processes}", f"--cpu={self.cpu_seconds}",
                 f"--fsize={self.file_size}", f"--nofile={self.open_files}", "--core=0", "--"]
 
-    def _env(self, scratch, env):
+    def _env(self, scratch, env, tmp="/tmp"):
         clean = {key: env[key] for key in PASSED_ENV if key in env}
-        clean.update(PATH=f"{sys.prefix}/bin:/usr/bin:/bin", HOME=str(scratch / "work"), TMPDIR="/tmp",
-                     MPLCONFIGDIR="/tmp/matplotlib", PYTHONDONTWRITEBYTECODE="1")
+        clean.update(PATH=f"{sys.prefix}/bin:/usr/bin:/bin", HOME=str(scratch / "work"), TMPDIR=tmp,
+                     MPLCONFIGDIR=f"{tmp}/matplotlib", PYTHONDONTWRITEBYTECODE="1")
         return clean  # no JPY_PARENT_PID: ipykernel would exit, its parent being pid 1 in here
+
+    def rlimits(self):
+        return {"RLIMIT_AS": self.memory, "RLIMIT_NPROC": self.processes, "RLIMIT_CPU": self.cpu_seconds,
+                "RLIMIT_FSIZE": self.file_size, "RLIMIT_NOFILE": self.open_files, "RLIMIT_CORE": 0}
 
     async def _async_pre_start_kernel(self, **kw):
         uid = self._claim_uid()
-        self.scratch = self._make_scratch(kw.get("cwd") or os.getcwd(), uid)
-        self.live.add(self.scratch)
+        self.uid, self.zygote = uid, Zygote.of(self) if self.warm else None
+        Path(self.base).mkdir(parents=True, exist_ok=True)
+        os.chmod(self.base, 0o711)  # others may pass through, not list
+        self.scratch = self._make_scratch(kw.get("cwd") or os.getcwd(), uid,
+                                          self.zygote.root if self.zygote else self.base)
+        self.live[self.scratch] = (self.zygote, uid)
         kernel_dir = self.scratch / "kernel"
         self.transport, self.ip, self.cache_ports = "ipc", str(kernel_dir / "ipc"), False
         self.connection_file = str(kernel_dir / "connection.json")
@@ -147,22 +161,120 @@ class SandboxKernelManager(AsyncKernelManager):
         self.kernel_spec.interrupt_mode = "message"
         cmd, kw = await super()._async_pre_start_kernel(**kw)
         os.chown(self.connection_file, uid, uid)
-        env = [arg for key, value in self._env(self.scratch, kw.get("env") or os.environ).items()
-               for arg in ("--setenv", key, value)]
-        kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; the kernel's is above
+        env = kw.get("env") or os.environ
+        kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; the kernel's is below
         kw["cwd"] = str(self.scratch / "work")
-        return self._bwrap(self.scratch) + env + ["--"] + self._limits(uid) + cmd, kw
+        if self.zygote:
+            self._spawn = dict(uid=uid, cwd=kw["cwd"], argv=cmd[cmd.index("-f"):], limits=self.rlimits(),
+                               env=self._env(self.scratch, env, tmp=str(self.scratch / "tmp")))
+            return cmd, kw
+        setenv = [arg for key, value in self._env(self.scratch, env).items() for arg in ("--setenv", key, value)]
+        return self._bwrap(self.scratch) + setenv + ["--"] + self._limits(uid) + cmd, kw
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        if not self.zygote:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        process = ZygoteProcess(self.zygote, self.zygote.ask(op="spawn", **self._spawn)["pid"])
+        self.provisioner.process, self.provisioner.pid, self.provisioner.pgid = process, process.pid, None
+        self._reconcile_connection_info(self.provisioner.connection_info)
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
+            if self.zygote is not None:
+                self.zygote.ask(op="purge", uid=self.uid)  # the kernel and all it started
             if self.scratch is not None:
                 shutil.rmtree(self.scratch, ignore_errors=True)
-                self.live.discard(self.scratch)
+                self.live.pop(self.scratch, None)
                 self.scratch = None
             if self._uid_lock is not None:
                 self._uid_lock.close()
                 self._uid_lock = None
+
+
+class Zygote:
+    """The warm sandbox of this process: bwrap around course/zygote.py, asked over a unix socket."""
+
+    _instance = None
+    SOURCE = (Path(__file__).parent / "zygote.py").read_text()
+
+    @classmethod
+    def of(cls, manager):
+        if cls._instance is None or cls._instance.process.poll() is not None:
+            cls._instance = cls(manager)
+        return cls._instance
+
+    def __init__(self, manager):
+        Path(manager.base).mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix="zygote-", dir=manager.base))
+        os.chmod(self.root, 0o711)
+        path = self.root / "zygote.sock"
+        env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
+        env.update(PATH=f"{sys.prefix}/bin:/usr/bin:/bin", HOME=str(self.root), MPLCONFIGDIR=str(self.root / "mpl"),
+                   MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONDONTWRITEBYTECODE="1")
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS threads to lose across fork()
+        args = manager._bwrap(self.root, private_tmp=False) + [
+            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
+        args += [arg for key, value in env.items() for arg in ("--setenv", key, value)]
+        self.log = open(self.root / "zygote.log", "w+")
+        self.process = subprocess.Popen(args + ["--", sys.executable, "-c", self.SOURCE, str(path)],
+                                        stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+                                        start_new_session=True)
+        self.lock = threading.Lock()
+        deadline = time.monotonic() + 120
+        while not path.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.log.seek(0)
+                raise SandboxUnavailable(f"the warm sandbox did not start: {self.log.read()[-2000:]}")
+            time.sleep(0.05)
+        self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.conn.connect(str(path))
+        self.stream = self.conn.makefile("rw")
+        atexit.register(self.close)
+
+    def ask(self, **request):
+        with self.lock:
+            self.stream.write(json.dumps(request) + "\n")
+            self.stream.flush()
+            line = self.stream.readline()
+        if not line:
+            raise SandboxUnavailable("the warm sandbox stopped answering")
+        return json.loads(line)
+
+    def close(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class ZygoteProcess:
+    """What jupyter_client's provisioner needs of a Popen, for a kernel forked by the zygote."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, zygote, pid):
+        self.zygote, self.pid = zygote, pid
+
+    def poll(self):
+        return self.zygote.ask(op="poll", pid=self.pid)["status"]
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (status := self.poll()) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("kernel", timeout)
+            time.sleep(0.05)
+        return status
+
+    def send_signal(self, signum):
+        self.zygote.ask(op="signal", pid=self.pid, signum=int(signum))
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self):
+        self.send_signal(signal.SIGTERM)
 
 
 class SandboxedExecute(Execute):
@@ -185,9 +297,11 @@ class SandboxedExecute(Execute):
         try:
             return super().preprocess(nb, resources, km)
         finally:  # a kernel that died mid-cell may skip the manager's own cleanup
-            for scratch in SandboxKernelManager.live - before:
+            for scratch in set(SandboxKernelManager.live) - before:
+                zygote, uid = SandboxKernelManager.live.pop(scratch)
+                if zygote is not None:
+                    zygote.ask(op="purge", uid=uid)
                 shutil.rmtree(scratch, ignore_errors=True)
-                SandboxKernelManager.live.discard(scratch)
 
     def cell_timeout(self, cell):
         override = cell.metadata.get("course", {}).get("timeout")

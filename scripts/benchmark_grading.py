@@ -6,8 +6,9 @@
 Builds a scratch course in a temporary folder, generates one assignment, and writes N
 synthetic submissions cycled from tests/submissions.py's simulated students (right, partly
 right, wrong, broken). Then it grades them twice, each time on a fresh copy of the course:
-  - baseline: `nbgrader autograde <aid> --force` (the CLI, with the course's nbgrader config);
-  - ours: course.grade.grade_batch(..., feedback=False, workers=N).
+  - baseline: `nbgrader autograde <aid> --force` (the CLI, with the course's nbgrader config
+    minus the sandbox: nbgrader's own way of running one fresh kernel per notebook);
+  - ours: course.grade.grade_batch(..., feedback=False, workers=N), sandbox on.
 It checks that both gradebooks give the same score to every submission (a submission plain
 nbgrader failed to grade and ours reported "not graded" count as equal), prints the seconds
 per submission and the throughput ratio, and exits 1 if any score differs.
@@ -66,7 +67,8 @@ def run_baseline(root, aid, work):
         "c = get_config()\n"
         f"load_subconfig({str(AUTOGRADERS / 'nbgrader_config.py')!r})\n"
         f"c.CourseDirectory.root = {str(root)!r}\n"
-        f"c.CourseDirectory.db_url = {f'sqlite:///{root}/gradebook.db?timeout=60'!r}\n")
+        f"c.CourseDirectory.db_url = {f'sqlite:///{root}/gradebook.db?timeout=60'!r}\n"
+        "c.SandboxedExecute.sandbox = False\n")  # plain nbgrader: one ordinary kernel per notebook
     with open(work / "baseline.log", "w") as log:
         start = time.monotonic()
         subprocess.run([str(BIN / "nbgrader"), "autograde", aid, "--force"], cwd=config,
