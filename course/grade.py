@@ -195,7 +195,8 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
                 out=sys.stdout, sandbox=True, scheduler=None):
     """Grade every student's submissions of `assignments`; return their Outcomes.
 
-    sandbox=False runs student code unconfined: only for notebooks you trust. `scheduler`
+    sandbox: True (kernels forked from a warm sandbox), "cold" (a fresh sandbox per kernel)
+    or False (student code unconfined: only for notebooks you trust). `scheduler`
     (a Dask scheduler address) sends the work to that cluster's workers, which must see
     `root` at the same path and a shared gradebook URL (PostgreSQL)."""
     if sandbox:
@@ -257,6 +258,8 @@ def main(argv=None):
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code without the sandbox (unsafe: only for notebooks you trust)")
+    parser.add_argument("--cold-sandbox", action="store_true",
+                        help="start a fresh sandbox per kernel (slower) instead of forking kernels from a warm one")
     parser.add_argument("--scheduler", default=None,
                         help="Dask scheduler address (tcp://host:8786): grade on that cluster's workers")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -266,7 +269,8 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown assignment id(s) {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}")
     outcomes = grade_batch(Path(args.root).resolve(), args.assignments, args.db, not args.no_feedback, args.workers,
-                           sandbox=not args.no_sandbox, scheduler=args.scheduler)
+                           sandbox=False if args.no_sandbox else "cold" if args.cold_sandbox else True,
+                           scheduler=args.scheduler)
     return 1 if any(o.status == "not graded" for o in outcomes) else 0
 
 

@@ -26,6 +26,8 @@ def nbgrader_config(root=None, db_url=None, sandbox=True):
         config.CourseDirectory.db_url = db_url
     if not sandbox:
         config.SandboxedExecute.sandbox = False
+    elif sandbox == "cold":  # a fresh sandbox per kernel instead of kernels forked from a warm one
+        config.SandboxKernelManager.warm = False
     return config
 
 

@@ -217,6 +217,7 @@ class Zygote:
             "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
         args += [arg for key, value in env.items() for arg in ("--setenv", key, value)]
         self.log = open(self.root / "zygote.log", "w+")
+        os.chmod(self.log.name, 0o600)  # kernels' stray fd output lands here: not for the next kernel
         self.process = subprocess.Popen(args + ["--", sys.executable, "-c", self.SOURCE, str(path)],
                                         stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
                                         start_new_session=True)

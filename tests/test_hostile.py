@@ -116,8 +116,9 @@ class Listener:
         self.server.close()
 
 
-@pytest.fixture(scope="module")
-def batches(tmp_path_factory):
+@pytest.fixture(scope="module", params=[True, "cold"], ids=["warm-sandbox", "cold-sandbox"])
+def batches(request, tmp_path_factory):
+    sandbox = request.param
     mp = pytest.MonkeyPatch()
     mp.setenv("COURSE_CELL_TIMEOUT", "20")  # an attacker's endless cell costs 20 s, not 120
     calm_root, released = new_course(tmp_path_factory, "calm")
@@ -125,7 +126,7 @@ def batches(tmp_path_factory):
     for student, nb in honest.items():
         submit(calm_root, student, nb)
     start = time.monotonic()
-    calm = {o.student: o for o in grade_batch(calm_root, [AID], workers=2)}
+    calm = {o.student: o for o in grade_batch(calm_root, [AID], workers=2, sandbox=sandbox)}
     calm_seconds = time.monotonic() - start
 
     root, released = new_course(tmp_path_factory, "hostile")
@@ -142,18 +143,18 @@ def batches(tmp_path_factory):
     before = checksums(*protected, skip=grader_writes)
     scratch_before = set(Path(SandboxKernelManager().base).glob("*"))
     start = time.monotonic()
-    hostile = {o.student: o for o in grade_batch(root, [AID], workers=2)}
+    hostile = {o.student: o for o in grade_batch(root, [AID], workers=2, sandbox=sandbox)}
     hostile_seconds = time.monotonic() - start
     listener.close()
     mp.undo()
     OUTPUT.mkdir(exist_ok=True)
-    (OUTPUT / "hostile-batch.txt").write_text(
+    (OUTPUT / f"hostile-batch-{'warm' if sandbox is True else sandbox}.txt").write_text(
         f"honest only: {len(calm)} submissions in {calm_seconds:.1f} s\n"
         f"with attackers: {len(hostile)} submissions in {hostile_seconds:.1f} s\n"
         + "".join(f"{o.student}: {o.status} {o.score:g}/{o.max_score:g} {o.message}\n" for o in hostile.values()))
     return dict(calm=calm, hostile=hostile, worth=worth, root=root, before=before, protected=protected,
                 skip=grader_writes, listener=listener,
-                scratch_before=scratch_before)
+                scratch_before=scratch_before, sandbox=sandbox)
 
 
 def test_every_submission_is_in_the_report(batches):
@@ -211,6 +212,24 @@ def test_hidden_tests_and_gradebook_were_out_of_sight(batches):
               ("/solutions/", "gradebook.db", "/submitted/", "/autograded/", "/root/"))]
     assert len(secret) == 7 and all(line.endswith("-> []") or line.startswith("blocked:") for line in secret), seen
     assert seen.count("blocked:") == 2 and "BEGIN HIDDEN TESTS" not in seen and "SQLite format" not in seen, seen
+
+
+def test_no_attack_reports_success(batches):
+    for page in (batches["root"] / "autograded").glob(f"*/{AID}/{AID}.ipynb"):
+        outputs = "".join(o.get("text", "") for c in nbformat.read(page, as_version=4).cells
+                          for o in c.get("outputs", []))
+        assert not any(word in outputs for word in ("wrote into", "reached ", "reached the factory")), page
+
+
+def test_the_warm_sandbox_factory_is_out_of_reach(batches):
+    page = batches["root"] / "autograded" / "asks-the-kernel-factory" / AID / f"{AID}.ipynb"
+    cell = next(c for c in nbformat.read(page, as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == "fun_dz")
+    seen = "".join(o.get("text", "") for o in cell.outputs)
+    if batches["sandbox"] is True:  # found it (its command line is public), could neither read nor ask
+        assert "factories found: 1" in seen and seen.count("blocked:") == 2, seen
+    else:
+        assert "factories found: 0" in seen, seen
 
 
 def test_broken_and_runaway_submissions_are_reported_with_a_reason(batches):
