@@ -116,7 +116,12 @@ class SandboxKernelManager(AsyncKernelManager):
         args += ["--dev", "/dev", "--proc", "/proc"]
         for device in sorted(glob.glob("/dev/nvidia*")):  # a GPU, when the grader has one
             args += ["--dev-bind", device, device]
-        made = set()
+        # /tmp first: Python or the scratch folder may live below it and must stay visible.
+        if private_tmp:
+            args += ["--bind", str(scratch / "tmp"), "/tmp"]
+        else:
+            args += ["--perms", "0755", "--tmpfs", "/tmp"]  # nobody writes there
+        made = {Path("/tmp")}
         for path in [sys.prefix, sys.base_prefix, *self.extra_ro_paths, str(scratch)]:
             for parent in reversed(Path(path).parents):
                 if str(parent) != "/" and not any(str(parent).startswith(p) for p in SYSTEM_PATHS) \
@@ -126,9 +131,7 @@ class SandboxKernelManager(AsyncKernelManager):
             if path != str(scratch):
                 args += ["--ro-bind", path, path]
         args += ["--bind", str(scratch), str(scratch)]
-        if private_tmp:
-            return args + ["--bind", str(scratch / "tmp"), "/tmp", "--chdir", str(scratch / "work")]
-        return args + ["--perms", "0755", "--tmpfs", "/tmp", "--chdir", str(scratch)]  # nobody writes there
+        return args + ["--chdir", str(scratch / "work" if private_tmp else scratch)]
 
     def _limits(self, uid):
         return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
