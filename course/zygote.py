@@ -13,6 +13,7 @@ import resource
 import signal
 import socket
 import sys
+import tempfile
 import time
 
 
@@ -32,6 +33,7 @@ def run_kernel(request, sockets):
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        tempfile.tempdir = None  # the zygote's cached choice (/tmp) is not this kernel's TMPDIR
         signal.signal(signal.SIGINT, signal.default_int_handler)
         from ipykernel.kernelapp import IPKernelApp
 

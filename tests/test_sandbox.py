@@ -30,6 +30,7 @@ def test_kernel_runs_confined_and_output_is_cut(tmp_path):
     nb = new_notebook(cells=[new_code_cell(code) for code in [
         "import os; print(os.getuid() != 0, open('data.txt').read(), os.path.exists(%r))" % str(sandbox.__file__),
         "for _ in range(5000): print('y' * 1000)",
+        "import tempfile; tempfile.NamedTemporaryFile().close(); print('temporary files work')",
     ]])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     execute = sandbox.SandboxedExecute(timeout=60, max_output_bytes=100_000)
@@ -37,4 +38,5 @@ def test_kernel_runs_confined_and_output_is_cut(tmp_path):
     assert nb.cells[0].outputs[0].text == "True the student's own file False\n"
     flood = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     assert len(flood) < 200_000 and "output cut" in flood
+    assert nb.cells[2].outputs[0].text == "temporary files work\n"
     assert nbformat.validate(nb) is None
