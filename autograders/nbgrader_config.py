@@ -1,7 +1,6 @@
 """nbgrader configuration for the course: run nbgrader commands from this folder."""
 import os
 
-from course import ASSIGNMENTS
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
@@ -9,7 +8,6 @@ c.CourseDirectory.course_id = "pytorch-foundations"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 # The chapter sources (reference solutions + hidden tests) are nbgrader's source folder.
 c.CourseDirectory.source_directory = os.path.join(c.CourseDirectory.root, "..", "solutions")
-c.CourseDirectory.db_assignments = [{"name": aid} for aid in ASSIGNMENTS]
 # Any SQLAlchemy URL works here, e.g. postgresql://grader@db/course; SQLite by default.
 c.CourseDirectory.db_url = os.environ.get(
     "COURSE_GRADEBOOK_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db") + "?timeout=60"
