@@ -119,7 +119,7 @@ def serve(root):
 
 def ensure_chromium():
     if not os.access(CHROMIUM, os.X_OK):
-        raise RuntimeError(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+        raise RuntimeError(f"{CHROMIUM} is missing: run `make system` (apt-get install chromium)")
 
 
 @contextlib.contextmanager
