@@ -40,33 +40,3 @@ def site():
     build = build_book()
     assert build.returncode == 0, build.stdout[-5000:] + build.stderr[-5000:]
     return SITE
-
-
-# --- nbval: device switch and per-notebook execution times -------------------------
-
-def pytest_collection_modifyitems(config, items):
-    """COURSE_DEVICE=cuda runs the notebooks on a GPU; without one, skip them loudly."""
-    if os.environ.get("COURSE_DEVICE") == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            skip = pytest.mark.skip(reason="COURSE_DEVICE=cuda but torch.cuda.is_available() is False on this machine")
-            for item in items:
-                if item.nodeid.endswith(".ipynb") or ".ipynb::" in item.nodeid:
-                    item.add_marker(skip)
-
-
-_notebook_seconds = {}
-
-
-def pytest_runtest_logreport(report):
-    if ".ipynb::" in report.nodeid:
-        notebook = report.nodeid.split("::")[0]
-        _notebook_seconds[notebook] = _notebook_seconds.get(notebook, 0.0) + report.duration
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _notebook_seconds:
-        terminalreporter.section("notebook execution times (nbval, all cells)")
-        for notebook, seconds in sorted(_notebook_seconds.items()):
-            terminalreporter.write_line(f"{seconds:6.1f}s  {notebook}")
