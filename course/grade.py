@@ -168,7 +168,7 @@ def write_report(outcomes, path):
 
 
 def run_jobs(jobs, workers, scheduler=None):
-    """Yield (job, Outcome) as they finish: on a local process pool, or on a Dask cluster
+    """Yield Outcomes as they finish: on a local process pool, or on a Dask cluster
     when `scheduler` is its address. A grader that fails (not a submission) is reported too."""
     if scheduler:
         from distributed import Client, as_completed
@@ -184,9 +184,9 @@ def run_jobs(jobs, workers, scheduler=None):
         for future in finished(list(futures)):
             job = futures[future]
             try:
-                yield job, future.result()
+                yield future.result()
             except Exception as error:  # the grading machinery itself failed for this job
-                yield job, Outcome(job[3], job[2], "not graded", message=f"grader failed: {error!r}")
+                yield Outcome(job[3], job[2], "not graded", message=f"grader failed: {error!r}")
     finally:
         close()
 
@@ -221,7 +221,7 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
     jobs = [(str(root), db_url, a, s, feedback, sandbox) for a in assignments for s in students]
     outcomes = []
     if jobs:
-        for n, (_, outcome) in enumerate(run_jobs(jobs, workers, scheduler), 1):
+        for n, outcome in enumerate(run_jobs(jobs, workers, scheduler), 1):
             outcomes.append(outcome)
             score = f"{outcome.score:g}/{outcome.max_score:g}" if outcome.status == "graded" else outcome.status
             print(f"[{n}/{len(jobs)}] {outcome.assignment} {outcome.student}: {score} ({outcome.seconds:.1f}s)"
