@@ -6,13 +6,11 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
 
+from .release import grade_id
+
 
 def is_check_cell(cell):
     return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
-
-
-def grade_id(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
 class StderrNotFailure(NbGraderPreprocessor):

@@ -17,6 +17,7 @@ network namespace). `SandboxedExecute` adds a per-cell timeout (default, or the 
 """
 import atexit
 import fcntl
+import functools
 import glob
 import json
 import os
@@ -44,6 +45,7 @@ class SandboxUnavailable(RuntimeError):
     pass
 
 
+@functools.cache  # once per process: every autograded notebook builds a new SandboxedExecute
 def check_available():
     """Start a trivial sandbox once; raise SandboxUnavailable saying what to do if it cannot."""
     bwrap = shutil.which("bwrap")
@@ -61,7 +63,8 @@ def check_available():
 
 
 class SandboxKernelManager(AsyncKernelManager):
-    """An ipykernel inside bwrap + setpriv + prlimit, in a scratch folder of its own."""
+    """An ipykernel in a scratch folder of its own, forked from the warm sandbox (Zygote) or,
+    with warm = False, started in a fresh bwrap + setpriv + prlimit."""
 
     base = Unicode("/var/tmp/course-sandbox", config=True,
                    help="Folder for the scratch folders (kept off /tmp: the sandbox's /tmp lives in them)")
@@ -134,10 +137,9 @@ class SandboxKernelManager(AsyncKernelManager):
         return args + ["--chdir", str(scratch / "work" if private_tmp else scratch)]
 
     def _limits(self, uid):
+        limits = [f"--{name[len('RLIMIT_'):].lower()}={value}" for name, value in self.rlimits().items()]
         return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-                "--bounding-set=-all", "--no-new-privs",
-                "prlimit", f"--as={self.memory}", f"--nproc={self.processes}", f"--cpu={self.cpu_seconds}",
-                f"--fsize={self.file_size}", f"--nofile={self.open_files}", "--core=0", "--"]
+                "--bounding-set=-all", "--no-new-privs", "prlimit", *limits, "--"]
 
     def _env(self, scratch, env, tmp="/tmp"):
         clean = {key: env[key] for key in PASSED_ENV if key in env}

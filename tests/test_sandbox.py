@@ -9,6 +9,7 @@ from course.grade import grade_batch
 
 def test_grading_refuses_loudly_without_bubblewrap(monkeypatch, tmp_path):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    sandbox.check_available.cache_clear()  # an earlier success in this process is remembered
     with pytest.raises(SystemExit, match="(?s)refusing to grade.*bubblewrap.*--no-sandbox"):
         grade_batch(tmp_path, ["01-gradient-descent"])
 
