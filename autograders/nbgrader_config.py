@@ -13,17 +13,17 @@ c.CourseDirectory.db_url = os.environ.get(
     "COURSE_GRADEBOOK_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db") + "?timeout=60"
 )
 
-# A warning PyTorch prints on stderr must not zero a correct answer.
-# Student code runs sandboxed (course/sandbox.py): no network, no view of the course, limits.
-# GuardChecks/RequireScore: student code can neither swap the checks nor silence their score.
+# The verdict is reached outside the student's kernel (course/verdict.py): SendValuesOnly
+# sends each check cell without its expected values, the kernel (sandboxed: course/sandbox.py)
+# only emits the answers as JSON, and JudgeChecks compares them and writes each check cell's
+# outputs and score itself, before SaveAutoGrades reads them.
 c.Autograde.autograde_preprocessors = [
-    "course.preprocessors.GuardChecks",
+    "course.verdict.SendValuesOnly",
     "course.sandbox.SandboxedExecute",
-    "course.preprocessors.RequireScore",
+    "course.verdict.JudgeChecks",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "course.preprocessors.StderrNotFailure",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",

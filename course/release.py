@@ -22,7 +22,9 @@ from nbclient import NotebookClient
 from . import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT, source_notebook
 from .gradebook import nbgrader_api
 
-SETUP_CELL = (ROOT / "course" / "setup_cell.py").read_text().strip("\n")
+# The setup cell: device and seeding (setup_cell.py), then the checks (checks.py), whose
+# comparison the grader imports too, so a visible check gives the same verdict in both.
+SETUP_CELL = "\n\n\n".join((ROOT / "course" / name).read_text().strip("\n") for name in ("setup_cell.py", "checks.py"))
 REFERENCE_TAG = "reference-output"
 CHECKED_TAG = "nbval-check-output"  # nbval compares these cells' stored outputs with a fresh run
 
@@ -102,6 +104,10 @@ def student_notebook(released, reference):
             continue
         if CHECKED_TAG in tags(cell):  # the release has no stored outputs to compare with
             cell.metadata["tags"] = [t for t in tags(cell) if t != CHECKED_TAG]
+        if grade_id(cell) == "setup":  # folded away: on the site, in Jupyter and in Colab
+            cell.metadata["tags"] = sorted(set(tags(cell)) | {"hide-input"})
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            cell.metadata["cellView"] = "form"
         needs_exercise = "uses-exercise" in tags(cell)
         if needs_exercise or cell.metadata.get("nbgrader", {}).get("grade"):
             # On the site an unfinished exercise's message or a 0 score is noise.

@@ -100,7 +100,9 @@ class SandboxKernelManager(AsyncKernelManager):
     def _make_scratch(self, cwd, uid, parent):
         scratch = Path(tempfile.mkdtemp(prefix="kernel-", dir=parent))
         work = scratch / "work"
-        shutil.copytree(cwd, work, symlinks=True)
+        # Not the notebooks: nbgrader wrote the one being graded there with its hidden tests
+        # restored, and the kernel receives its cells one by one anyway.
+        shutil.copytree(cwd, work, symlinks=True, ignore=shutil.ignore_patterns("*.ipynb"))
         for name in ("tmp", "kernel"):
             (scratch / name).mkdir()
         for path in [scratch, *scratch.rglob("*")]:
