@@ -20,6 +20,7 @@ from course.gradebook import nbgrader_api
 from course.grade import grade_batch
 from course.release import release
 from course.sandbox import SandboxKernelManager
+from course.verdict import is_check_cell, split_check_cell
 from submissions import points, reference_sources, with_solutions
 
 AID = "01-gradient-descent"
@@ -60,6 +61,17 @@ def attacker(released, attack, fills):
     if attack.get("huge"):
         nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * (30 * 2**20))]
     return nb, worth
+
+
+def forger(released):
+    """@FORGER@: `forge(checks)` answers every check with what a student can know from the
+    notebook: each visible expected value, and True (a side condition's answer) for the rest."""
+    known = {check["label"]: check["expected"] for cell in released.cells if is_check_cell(cell)
+             for check in split_check_cell(cell.source)[0]["checks"] if check["kind"] == "value"}
+    return (f"import json\nKNOWN = {known!r}\n"
+            "def forge(checks):\n"
+            "    return [{'label': label, 'answer': encode(KNOWN[label]) if label in KNOWN else {'bool': True}}\n"
+            "            for label, _ in checks]\n")
 
 
 def submit(root, student, content):
@@ -131,7 +143,8 @@ def batches(request, tmp_path_factory):
 
     root, released = new_course(tmp_path_factory, "hostile")
     listener = Listener()
-    fills = {"@REPO@": str(ROOT), "@COURSE@": str(root), "@PORT@": str(listener.port), "@MARK@": MARK}
+    fills = {"@REPO@": str(ROOT), "@COURSE@": str(root), "@PORT@": str(listener.port), "@MARK@": MARK,
+             "@FORGER@": forger(released)}
     worth = {}
     for student, nb in honest.items():
         submit(root, student, nb)
@@ -236,3 +249,78 @@ def test_broken_and_runaway_submissions_are_reported_with_a_reason(batches):
     hostile = batches["hostile"]
     assert hostile["huge-notebook"].status == "not graded" and "MB limit" in hostile["huge-notebook"].message
     assert hostile["kernel-exit"].status == "not graded" and "kernel died" in hostile["kernel-exit"].message
+
+
+SENTINEL_INPUT, SENTINEL_EXPECTED = "8264.1357", "7391.0462015"
+PROBE = '''
+import gc, os
+def _scan(needle):
+    places, number = [], float(needle)
+    if any(needle in cell for cell in In):
+        places.append("the code it ran")
+    for top in {os.getcwd(), os.environ.get("HOME", ""), os.environ.get("TMPDIR", ""), "/tmp"} - {""}:
+        for folder, _, files in os.walk(top):
+            for name in files:
+                try:
+                    with open(os.path.join(folder, name), "rb") as handle:
+                        if needle.encode() in handle.read():
+                            places.append(os.path.join(folder, name))
+                except OSError:
+                    pass
+    if any(needle in f"{key}={value}" for key, value in os.environ.items()):
+        places.append("its environment")
+    for path in ("/proc/self/cmdline", "/proc/self/environ"):
+        try:
+            with open(path, "rb") as handle:
+                if needle.encode() in handle.read():
+                    places.append(path)
+        except OSError:
+            pass
+    for obj in gc.get_objects():
+        values = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else \\
+            obj.__code__.co_consts if type(obj).__name__ == "function" else ()
+        if any((type(v) is float and v == number) or (type(v) is str and needle in v) for v in list(values)):
+            places.append(f"its memory ({type(obj).__name__})")
+            break
+    return places
+print("input found in:", _scan("@INPUT@"[::-1]))  # reversed: the probe's own code must not hold them
+print("expected found in:", _scan("@EXPECTED@"[::-1]))
+'''
+
+
+@pytest.fixture(scope="module")
+def sentinel_batch(tmp_path_factory):
+    """A hidden check whose expected value is a sentinel, graded with a probe that searches
+    everything the kernel can read for it (and, as a control, for the check's input)."""
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import compute_checksum
+
+    root, released = new_course(tmp_path_factory, "sentinel")
+    with Gradebook(f"sqlite:///{root}/gradebook.db", "pytorch-foundations") as gb:
+        cell = gb.find_source_cell("test_fun_dz", AID, AID)
+        line = f'    checks.close("sentinel", lambda: fun_dz({SENTINEL_INPUT}, 0.0), ({SENTINEL_EXPECTED}, 0.0))\n'
+        assert "### BEGIN HIDDEN TESTS\n" in cell.source
+        cell.source = cell.source.replace("### BEGIN HIDDEN TESTS\n", "### BEGIN HIDDEN TESTS\n" + line)
+        stored = next(c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_fun_dz")
+        cell.checksum = compute_checksum(nbformat.v4.new_code_cell(cell.source, metadata=stored.metadata))
+        gb.db.commit()
+    nb = with_solutions(released, reference_sources(AID))
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE.replace("@INPUT@", SENTINEL_INPUT[::-1])
+                                              .replace("@EXPECTED@", SENTINEL_EXPECTED[::-1])))
+    submit(root, "probe", nb)
+    (outcome,) = grade_batch(root, [AID], workers=1)
+    graded = nbformat.read(root / "autograded" / "probe" / AID / f"{AID}.ipynb", as_version=4)
+    return outcome, graded
+
+
+def test_no_hidden_expected_value_is_anywhere_the_kernel_can_read(sentinel_batch):
+    outcome, graded = sentinel_batch
+    seen = "".join(o.get("text", "") for o in graded.cells[-1].outputs)
+    assert "input found in: ['the code it ran'" in seen, seen  # the probe does find what the kernel got
+    assert "expected found in: []" in seen, seen
+    # The grader did judge the sentinel check, with the value the kernel never saw.
+    verdict = next(c.metadata["course"]["verdict"] for c in graded.cells
+                   if c.metadata.get("nbgrader", {}).get("grade_id") == "test_fun_dz")
+    sentinel = next(check for check in verdict["checks"] if check["label"] == "sentinel")
+    assert sentinel["hidden"] and not sentinel["passed"] and "expected 7391.046202" in sentinel["message"]
+    assert outcome.status == "graded" and 0 < outcome.score < outcome.max_score
