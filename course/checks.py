@@ -34,13 +34,28 @@ def as_array(got):
     return np.array(got["array"], dtype=np.float64).reshape(got["shape"])
 
 
-def compare(got, expected, rtol, atol):
+def likely_mistake(g, e, near):
+    """What a wrong answer probably got wrong, when it is a typical slip of a right one."""
+    for wrong, why in ((-e, "the sign is flipped"), (e / 2, "it is half the expected value: a factor 2 missing?"),
+                       (2 * e, "it is twice the expected value: a factor 2 too many?")):
+        if not near(wrong, e) and near(g, wrong):
+            return why
+    if g.ndim == 1 and g.size > 2 and (near(g[1:], e[:-1]) or near(g[:-1], e[1:])):
+        return "the values are shifted by one step: is each recorded before its update, and are there n of them?"
+
+
+def compare(got, expected, rtol, atol, hint=None):
     """None when an encoded answer matches expected within tolerance, else what differs."""
+    problem = _compare(got, expected, rtol, atol)
+    return problem and (f"{problem}. Hint: {hint}" if hint else problem)
+
+
+def _compare(got, expected, rtol, atol):
     if type(expected) is tuple and "error" not in got:  # a tuple of answers; a list is one array
         items = got.get("items", [got])
         if len(items) != len(expected):
             return f"expected a tuple of {len(expected)} values, got {len(items)}"
-        problems = [(i, compare(g, e, rtol, atol)) for i, (g, e) in enumerate(zip(items, expected))]
+        problems = [(i, _compare(g, e, rtol, atol)) for i, (g, e) in enumerate(zip(items, expected))]
         return next((f"item {i}: {p}" for i, p in problems if p), None)
     try:
         g, e = as_array(got), np.array(expected, dtype=np.float64)
@@ -50,7 +65,9 @@ def compare(got, expected, rtol, atol):
         return f"expected shape {e.shape}, got shape {g.shape}"
     if not (np.isfinite(g).all() and (np.abs(g.reshape(e.shape) - e) <= atol + rtol * np.abs(e)).all()):
         show = lambda a: np.array2string(a, precision=6, threshold=12)
-        return f"expected {show(e)}, got {show(g.reshape(e.shape))} (rtol={rtol}, atol={atol})"
+        near = lambda a, b: a.shape == b.shape and np.isfinite(a).all() and (np.abs(a - b) <= atol + rtol * np.abs(b)).all()
+        why = likely_mistake(g.reshape(e.shape), e, near)
+        return f"expected {show(e)}, got {show(g.reshape(e.shape))} (rtol={rtol}, atol={atol})" + (f": {why}" if why else "")
 
 
 def holds(got, explain):
@@ -74,14 +91,14 @@ class Checks:
         except Exception as error:  # a crash in your code fails this check only
             got = {"error": f"raised {type(error).__name__}: {error}"[:500]}
         if self.emit:  # graded: the grader judges the answer
-            return self.answers.append(got)
+            return self.answers.append({"label": label, "answer": got})
         problem = judge(got)
         self.results.append((kind, problem, got.get("error") == "not implemented yet"))
         print(f"  pass  {label}" if problem is None else f"  FAIL  {label}: {problem}")
 
-    def close(self, label, compute, expected=None, rtol=1e-4, atol=1e-6):
+    def close(self, label, compute, expected=None, rtol=1e-4, atol=1e-6, hint=None):
         """compute() must match expected (numbers, arrays, tensors, tuples of them)."""
-        self._run(label, "value", compute, lambda got: compare(got, expected, rtol, atol))
+        self._run(label, "value", compute, lambda got: compare(got, expected, rtol, atol, hint))
 
     def that(self, label, compute, explain="the condition does not hold"):
         """compute() must return True; side conditions earn nothing on their own."""

@@ -113,6 +113,7 @@ def split_check_cell(source, alias="Checks", nonce=""):
                     check["expected"] = _literal(_argument(call, 2, "expected", None), "an expected value")
                     check["rtol"] = _literal(_argument(call, 3, "rtol", ast.Constant(1e-4)), "rtol")
                     check["atol"] = _literal(_argument(call, 4, "atol", ast.Constant(1e-6)), "atol")
+                    check["hint"] = _literal(_argument(call, 5, "hint", ast.Constant(None)), "a hint")
                 else:
                     check["explain"] = _literal(_argument(call, 2, "explain", ast.Constant("the condition does not hold")),
                                                 "an explanation")
@@ -169,7 +170,7 @@ def _valid(answer, depth=0):
     return False
 
 
-def read_emission(outputs, nonce, n_checks):
+def read_emission(outputs, nonce, labels):
     """(answers, None) from a check cell's outputs, or (None, why they earn nothing)."""
     errors = [o for o in outputs if o.output_type == "error"]
     emitted = [o for o in outputs if o.output_type in ("display_data", "execute_result")
@@ -181,22 +182,25 @@ def read_emission(outputs, nonce, n_checks):
     if len(emitted) > 1:
         return None, "the check cell reported answers more than once"
     payload = emitted[0]["data"][CHECKS_MIME]
+    malformed = "the check cell's answers are malformed"
     if type(payload) is not str or len(payload) > MAX_EMISSION:
-        return None, "the check cell's answers are malformed"
+        return None, malformed
     try:
         message = json.loads(payload)
     except (ValueError, RecursionError):
-        return None, "the check cell's answers are malformed"
+        return None, malformed
     if type(message) is not dict or set(message) != {"cell", "answers"} or type(message["answers"]) is not list:
-        return None, "the check cell's answers are malformed"
+        return None, malformed
     if message["cell"] != nonce:
         return None, "these answers come from another cell"
     answers = message["answers"]
-    if len(answers) != n_checks:
-        return None, f"expected {n_checks} answers, got {len(answers)}"
-    if not all(_valid(a) for a in answers):
-        return None, "the check cell's answers are malformed"
-    return answers, None
+    if len(answers) != len(labels):
+        return None, f"expected {len(labels)} answers, got {len(answers)}"
+    if not all(type(a) is dict and set(a) == {"label", "answer"} and _valid(a["answer"]) for a in answers):
+        return None, malformed
+    if [a["label"] for a in answers] != list(labels):
+        return None, "the answers are out of order or belong to other checks"
+    return [a["answer"] for a in answers], None
 
 
 def judge(spec, answers, points):
@@ -205,7 +209,7 @@ def judge(spec, answers, points):
     for check, got in zip(spec["checks"], answers):
         try:
             if check["kind"] == "value":
-                problem = compare(got, check["expected"], check["rtol"], check["atol"])
+                problem = compare(got, check["expected"], check["rtol"], check["atol"], check["hint"])
             else:
                 problem = holds(got, check["explain"])
         except Exception as error:  # e.g. an integer too large for a float
@@ -249,7 +253,8 @@ class JudgeChecks(NbGraderPreprocessor):
         answers = None
         if problem is None:
             cell.source = entry["source"]
-            answers, problem = read_emission(cell.get("outputs", []), entry["nonce"], len(entry["spec"]["checks"]))
+            labels = [check["label"] for check in entry["spec"]["checks"]]
+            answers, problem = read_emission(cell.get("outputs", []), entry["nonce"], labels)
         if problem is None:
             verdict = judge(entry["spec"], answers, points)
             lines = [f"  pass  {c['label']}" if c["passed"] else f"  FAIL  {c['label']}: {c['message']}"

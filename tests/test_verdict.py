@@ -124,3 +124,16 @@ class AlwaysEqual:
 @pytest.mark.parametrize("fake", [AlwaysEqual(), [AlwaysEqual(), AlwaysEqual()], True, "1.0, 2.0", None])
 def test_look_alike_answers_fail(namespace, fake):
     assert local_score(namespace, lambda: fake) == 0
+
+
+@pytest.mark.parametrize("got, expected, why", [
+    ([-1.0, 2.0], [1.0, -2.0], "sign is flipped"),
+    ([0.5, 1.0], [1.0, 2.0], "half the expected value"),
+    ([2.0, 4.0], [1.0, 2.0], "twice the expected value"),
+    ([5.0, 1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0], "shifted by one step"),
+    ([1.0, 7.0], [1.0, 2.0], None),
+])
+def test_failures_name_the_likely_mistake(namespace, got, expected, why):
+    problem = namespace["compare"](namespace["encode"](got), expected, 1e-4, 1e-6, "look at step 2")
+    assert problem.endswith("Hint: look at step 2")
+    assert (why in problem) if why else ("probably" not in problem and problem.count(":") == 1)
