@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv book release test clean bench
+.PHONY: venv book book-solutions release test clean bench
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -16,6 +16,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 ## Build the site into _build/html (executes the chapters; cached between builds).
 book: venv
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+## After the deadline: a second site, every exercise's reference solution folded under its
+## stub, in _build/solutions/_build/html. `make book` never contains solution code.
+book-solutions: book
+	$(BIN)/python -m course.solutions_site
 
 ## Regenerate chapters/ and the nbgrader release from solutions/.
 release: venv

@@ -13,24 +13,28 @@ def _normal(text):
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _split(source_path):
-    """(lines inside solution/hidden-test regions, lines outside them) of a source notebook."""
+def _split(source_path, regions=REGIONS):
+    """(lines inside the given regions, lines outside every region) of a source notebook."""
     secret, public = set(), set()
     for cell in nbformat.read(source_path, as_version=4).cells:
-        inside = False
+        inside = None
         for line in cell.source.splitlines():
             stripped = line.strip()
             if any(stripped.startswith(begin) for begin, _ in REGIONS):
-                inside = True
+                inside = next(begin for begin, _ in REGIONS if stripped.startswith(begin))
             elif any(stripped.startswith(end) for _, end in REGIONS):
-                inside = False
+                inside = None
             elif stripped and not stripped.startswith("#"):
-                (secret if inside else public).add(_normal(stripped))
+                if inside is None:
+                    public.add(_normal(stripped))
+                elif inside in [begin for begin, _ in regions]:
+                    secret.add(_normal(stripped))
     return secret, public
 
 
-def secret_lines(source_path):
-    """Lines that stand only inside solution or hidden-test regions of a source notebook.
+def secret_lines(source_path, regions=REGIONS):
+    """Lines that stand only inside solution or hidden-test regions (or only the `regions`
+    given) of a source notebook.
 
     A line any chapter shows openly (a demo, the prose, the setup cell), or a part of such a
     line, is public by design; short lines (`return x`) are too common to call a leak."""
@@ -38,7 +42,7 @@ def secret_lines(source_path):
 
     public = set().union(*(_split(source_notebook(aid))[1] for aid in ASSIGNMENTS))
     public_text = "\n".join(public)
-    return {line for line in _split(source_path)[0] - public if len(line) >= 16 and line not in public_text}
+    return {line for line in _split(source_path, regions)[0] - public if len(line) >= 16 and line not in public_text}
 
 
 def student_text(path):

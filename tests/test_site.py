@@ -72,3 +72,35 @@ def test_unchanged_rebuild_executes_nothing(site):
     again = build_book()
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Executing notebook" not in again.stdout + again.stderr
+
+
+@pytest.fixture(scope="session")
+def solutions_site(site):
+    """`make book-solutions`: the second site, built on the main build's execution cache."""
+    from course import solutions_site as module
+
+    build = module.build()
+    assert build.returncode == 0, build.stdout[-5000:] + build.stderr[-5000:]
+    return module.OUT / "_build" / "html"
+
+
+def test_site_with_solutions_folds_each_reference_solution_and_no_hidden_test(solutions_site):
+    from course import source_notebook
+    from course.contract import EXERCISES
+    from course.secrets import REGIONS, find_leaks, secret_lines, student_text
+
+    for aid in ASSIGNMENTS:
+        path = solutions_site / "chapters" / f"{aid}.html"
+        markup = path.read_text()
+        folded = re.findall(r'<details class="reference-solution">\s*<summary>Reference solution: <code[^>]*>'
+                            r'(?:<span[^>]*>)?([\w]+)', markup)
+        assert folded == list(EXERCISES[aid]), (aid, folded)
+        solution = secret_lines(source_notebook(aid), REGIONS[:1])
+        assert solution and all(line in student_text(path) for line in solution), aid
+        hidden = secret_lines(source_notebook(aid), REGIONS[1:])
+        assert [leak for leak in find_leaks([path], hidden) if leak[1] in hidden] == [], aid
+
+
+def test_default_site_shows_no_reference_solution(site):
+    for aid in ASSIGNMENTS:
+        assert "reference-solution" not in page(site, aid)
