@@ -14,6 +14,7 @@ ASSIGNMENTS = [
     "04-computational-graphs",
     "05-nn-module",
     "06-optimizers-schedulers",
+    "07-minibatches",
 ]
 
 

@@ -28,4 +28,8 @@ EXERCISES = {
         "find_zero": "def find_zero(f, x0, lr, n_iter): ...",
         "lr_history": "def lr_history(optimizer, scheduler, n_steps): ...",
     },
+    "07-minibatches": {
+        "train_epoch": "def train_epoch(model, loss_fun, optimizer, loader): ...",
+        "evaluate": "def evaluate(model, loss_fun, loader): ...",
+    },
 }
