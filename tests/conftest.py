@@ -13,7 +13,7 @@ SITE = ROOT / "_build" / "html"
 
 @pytest.fixture(scope="session")
 def course_root(tmp_path_factory):
-    """A scratch nbgrader course with all six assignments generated from solutions/."""
+    """A scratch nbgrader course with every assignment generated from solutions/."""
     root = tmp_path_factory.mktemp("course")
     api = nbgrader_api(root)
     for aid in ASSIGNMENTS:

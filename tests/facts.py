@@ -17,4 +17,5 @@ FACTS = {
         "[5.53, 4.6126", "L1Loss((1,1,1), (1,2,3)) = 1.0", "4.000000e-01", "3.200000e-01",
         "all 151 rates match 0.5 * 0.8**k: True", "LBFGS", "LambdaLR", "MultiStepLR", "StepLR",
     ],
+    "07-minibatches": ["1,537", "0.8889", "[10, 10, 10, 2]", "layers.0.weight", "True"],
 }

@@ -1,5 +1,5 @@
 """A whole term through the real pipeline: release → submit (nbgrader exchange and an LMS
-zip) → collect → autograde → feedback → export, for all six assignments."""
+zip) → collect → autograde → feedback → export, for every assignment."""
 import csv
 import os
 import subprocess

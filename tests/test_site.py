@@ -1,4 +1,4 @@
-"""The built site: six executed chapters with their facts, figures and buttons."""
+"""The built site: every executed chapter with their facts, figures and buttons."""
 import html
 import re
 import pytest
