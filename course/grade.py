@@ -1,6 +1,7 @@
 """Grade a folder of submissions and write everything an instructor hands back.
 
     python -m course.grade [ASSIGNMENT ...] [--root autograders] [--db URL]
+                           [--roster roster.csv] [--missing blank|zero]
 
 Reads nbgrader's layout <root>/submitted/<student_id>/<assignment_id>/<assignment_id>.ipynb
 and writes, under <root>:
@@ -9,7 +10,12 @@ and writes, under <root>:
   - autograded/ and feedback/<student_id>/<assignment_id>/<assignment_id>.html,
   - grades.csv (nbgrader's export: a row per student per assignment),
   - tests.csv (a row per student per assignment, a column per graded test),
-  - report.csv (what happened to every submission, with the reason when it was not graded).
+  - report.csv (what happened to every submission, with the reason when it was not graded),
+  - report.html (course/report.py: score histograms, pass rates of exercises and checks, the
+    most common failure messages, the submissions that could not be graded),
+  - canvas_grades.csv and moodle_grades.csv when there is a roster (course/lms.py),
+  - grading.log (everything, debug level: course/logs.py); the terminal shows progress, the
+    summary and real problems only.
 A broken submission is reported and skipped; it never stops the batch and leaves no
 half-written grades. Grading again gives the same grades.
 """
@@ -28,7 +34,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins.export import CsvExportPlugin
 
-from . import ASSIGNMENTS, AUTOGRADERS
+from . import ASSIGNMENTS, AUTOGRADERS, lms, logs, report
 from .gradebook import nbgrader_api
 from .sandbox import SandboxUnavailable, check_available
 
@@ -81,17 +87,22 @@ def problem_with(path, assignment, known_ids):
 _worker = {}
 
 
-def _share_cores(workers):
-    """Pool initializer: kernels inherit this, so N kernels do not each use every core."""
+def _share_cores(workers, root=None):
+    """Pool initializer: kernels inherit this, so N kernels do not each use every core.
+    The worker logs to <root>/grading.log, and so does whatever its kernels print."""
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = threads
+    if root is not None:
+        logs.setup(root, worker=True, redirect_fds=True)
 
 
 def _worker_state(root, db_url, sandbox):
     """One nbgrader API and gradebook session per process, reused across its jobs."""
     key = (str(root), db_url, sandbox)
     if key not in _worker:
+        if not logs.configured():  # a Dask worker: no pool initializer ran
+            logs.setup(root, worker=True)
         api = nbgrader_api(root, db_url, sandbox)
         gb = Gradebook(api.coursedir.db_url, api.coursedir.course_id)
         _worker[key] = (api, gb, grade_ids_by_assignment(gb))
@@ -109,6 +120,7 @@ def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True):
     problem = problem_with(folder / f"{assignment}.ipynb", assignment, known_ids)
     if problem is None:
         result = api.autograde(assignment, student, force=True, create=True)
+        logs.log.debug("nbgrader autograde %s %s:\n%s", assignment, student, result.get("log", ""))
         if not result["success"]:
             problem = autograde_failure(result)
     gb.db.expire_all()
@@ -167,7 +179,7 @@ def write_report(outcomes, path):
             writer.writerow([o.student, o.assignment, o.status, o.score, o.max_score, o.message])
 
 
-def run_jobs(jobs, workers, scheduler=None):
+def run_jobs(jobs, workers, scheduler=None, log_root=None):
     """Yield Outcomes as they finish: on a local process pool, or on a Dask cluster
     when `scheduler` is its address. A grader that fails (not a submission) is reported too."""
     if scheduler:
@@ -177,7 +189,7 @@ def run_jobs(jobs, workers, scheduler=None):
         submit, finished, close = (lambda job: client.submit(grade_one, *job, pure=False)), as_completed, client.close
     else:
         pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                      initializer=_share_cores, initargs=(workers,))
+                                                      initializer=_share_cores, initargs=(workers, log_root))
         submit, finished, close = (lambda job: pool.submit(grade_one, *job)), concurrent.futures.as_completed, pool.shutdown
     try:
         futures = {submit(job): job for job in jobs}
@@ -192,8 +204,13 @@ def run_jobs(jobs, workers, scheduler=None):
 
 
 def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback=True, workers=1,
-                out=sys.stdout, sandbox=True, scheduler=None):
+                out=sys.stdout, sandbox=True, scheduler=None, roster=None, no_grade="blank",
+                moodle_id="email", canvas_ids=None):
     """Grade every student's submissions of `assignments`; return their Outcomes.
+
+    roster: CSV mapping student ids to LMS identities (default <root>/roster.csv if it exists;
+    course/lms.py), for canvas_grades.csv and moodle_grades.csv; no_grade: "blank" or "zero",
+    what a roster student with no graded submission gets there.
 
     sandbox: True (kernels forked from a warm sandbox), "cold" (a fresh sandbox per kernel)
     or False (student code unconfined: only for notebooks you trust). `scheduler`
@@ -209,6 +226,14 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
         print("WARNING: grading without the sandbox: student code runs with your permissions", file=out)
     api = nbgrader_api(root, db_url, sandbox)
     root, db_url = Path(api.coursedir.root), api.coursedir.db_url
+    logs.setup(root)
+    if roster is None and (root / "roster.csv").is_file():
+        roster = root / "roster.csv"
+    if roster is not None:
+        try:  # a broken roster stops the batch before any grading
+            lms.read_roster(roster)
+        except (lms.RosterError, OSError, UnicodeDecodeError) as error:
+            raise SystemExit(f"cannot read the roster: {error}")
     submitted = root / api.coursedir.submitted_directory
     with Gradebook(db_url, api.coursedir.course_id) as gb:
         missing = sorted(set(assignments) - {a.name for a in gb.assignments})
@@ -221,21 +246,27 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
     jobs = [(str(root), db_url, a, s, feedback, sandbox) for a in assignments for s in students]
     outcomes = []
     if jobs:
-        for n, outcome in enumerate(run_jobs(jobs, workers, scheduler), 1):
+        for n, outcome in enumerate(run_jobs(jobs, workers, scheduler, root), 1):
             outcomes.append(outcome)
             score = f"{outcome.score:g}/{outcome.max_score:g}" if outcome.status == "graded" else outcome.status
-            print(f"[{n}/{len(jobs)}] {outcome.assignment} {outcome.student}: {score} ({outcome.seconds:.1f}s)"
-                  + (f" - {outcome.message}" if outcome.message else ""), file=out, flush=True)
+            line = (f"[{n}/{len(jobs)}] {outcome.assignment} {outcome.student}: {score} ({outcome.seconds:.1f}s)"
+                    + (f" - {outcome.message}" if outcome.message else ""))
+            print(line, file=out, flush=True)
+            logs.log.info(line)
+    outcomes.sort(key=lambda o: (o.assignment, o.student))
+    issues, written = None, []
     with Gradebook(db_url, api.coursedir.course_id) as gb:
         CsvExportPlugin(to=str(root / "grades.csv")).export(gb)
         write_tests_csv(gb, root / "tests.csv", assignments)
-    outcomes.sort(key=lambda o: (o.assignment, o.student))
+        if roster is not None:
+            written, issues = lms.export(gb, root, roster, assignments, outcomes, no_grade, moodle_id, canvas_ids)
+        report.write_html(report.collect(gb, root, assignments, outcomes), root / "report.html", issues)
     write_report(outcomes, root / "report.csv")
-    summarize(outcomes, root, out)
+    summarize(outcomes, root, out, issues, written)
     return outcomes
 
 
-def summarize(outcomes, root, out):
+def summarize(outcomes, root, out, issues=None, lms_files=()):
     graded = [o for o in outcomes if o.status == "graded"]
     print(f"\n{len(graded)} graded, {sum(o.status == 'not graded' for o in outcomes)} not graded, "
           f"{sum(o.status == 'missing' for o in outcomes)} missing, "
@@ -247,7 +278,17 @@ def summarize(outcomes, root, out):
     for o in outcomes:
         if o.status == "not graded":
             print(f"  NOT GRADED {o.assignment} {o.student}: {o.message}", file=out)
-    print(f"wrote {root / 'grades.csv'}, {root / 'tests.csv'}, {root / 'report.csv'} and feedback/", file=out)
+    lines = [f"wrote {root / 'grades.csv'}, {root / 'tests.csv'}, {root / 'report.csv'} and feedback/",
+             f"report: {root / 'report.html'}"]
+    if lms_files:
+        lines.append("LMS exports: " + ", ".join(str(p) for p in lms_files))
+        lines += issues.lines()
+    else:
+        lines.append("no LMS exports (no roster: pass --roster roster.csv)")
+    lines.append(f"full log: {root / logs.LOG_NAME}")
+    for line in lines:
+        print(line, file=out)
+        logs.log.info(line)
 
 
 def main(argv=None):
@@ -264,13 +305,28 @@ def main(argv=None):
                         help="Dask scheduler address (tcp://host:8786): grade on that cluster's workers")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="submissions graded at once (default: one per CPU core)")
+    parser.add_argument("--roster", default=None,
+                        help="CSV: student_id plus name, email, login, sis_id (canvas_id, section): writes "
+                             "canvas_grades.csv and moodle_grades.csv (default: <root>/roster.csv if present)")
+    parser.add_argument("--missing", choices=("blank", "zero"), default="blank",
+                        help="LMS exports: what a roster student with no graded submission gets (default: blank)")
+    parser.add_argument("--moodle-id", choices=sorted(lms.MOODLE_IDENTIFIERS), default="email",
+                        help="the identifier column of moodle_grades.csv (default: email)")
+    parser.add_argument("--canvas-assignment", action="append", default=[], metavar="ID=CANVAS_ID",
+                        help="Canvas's id of an assignment, so its import updates that assignment (repeatable)")
     args = parser.parse_args(argv)
+    canvas_ids = dict(pair.split("=", 1) for pair in args.canvas_assignment if "=" in pair)
+    if len(canvas_ids) != len(args.canvas_assignment):
+        parser.error("--canvas-assignment takes ASSIGNMENT_ID=CANVAS_ID")
+    if args.roster is not None and not Path(args.roster).is_file():
+        parser.error(f"--roster {args.roster}: no such file")
     unknown = sorted(set(args.assignments) - set(ASSIGNMENTS))
     if unknown:
         parser.error(f"unknown assignment id(s) {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}")
     outcomes = grade_batch(Path(args.root).resolve(), args.assignments, args.db, not args.no_feedback, args.workers,
                            sandbox=False if args.no_sandbox else "cold" if args.cold_sandbox else True,
-                           scheduler=args.scheduler)
+                           scheduler=args.scheduler, roster=args.roster, no_grade=args.missing,
+                           moodle_id=args.moodle_id, canvas_ids=canvas_ids)
     return 1 if any(o.status == "not graded" for o in outcomes) else 0
 
 

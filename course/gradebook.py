@@ -1,8 +1,14 @@
 """An nbgrader API object configured from autograders/nbgrader_config.py."""
+import atexit
+import functools
 import os
+import shutil
 import sys
+import tempfile
 from nbgrader.apps import NbGraderAPI
+from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import OverwriteCells
 from traitlets.config.loader import PyFileConfigLoader
 
 from . import AUTOGRADERS, SOLUTIONS
@@ -12,6 +18,13 @@ from . import AUTOGRADERS, SOLUTIONS
 _bin = os.path.dirname(sys.executable)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
+
+
+@functools.cache
+def _ipc_folder():
+    folder = tempfile.mkdtemp(prefix="course-ipc-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def nbgrader_config(root=None, db_url=None, sandbox=True):
@@ -26,8 +39,17 @@ def nbgrader_config(root=None, db_url=None, sandbox=True):
         config.CourseDirectory.db_url = db_url
     if not sandbox:
         config.SandboxedExecute.sandbox = False
+        # Not TCP (IPKernelApp warns it is unencrypted): unix sockets, as in the sandbox, in a
+        # folder of this process's (by default they would land beside the graded notebook).
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(_ipc_folder(), "kernel")
     elif sandbox == "cold":  # a fresh sandbox per kernel instead of kernels forked from a warm one
         config.SandboxKernelManager.warm = False
+    if "sanitize_preprocessors" not in config.Autograde:
+        # nbgrader puts a deleted check cell back without a cell id: give it one right away.
+        steps = list(Autograde.class_traits()["sanitize_preprocessors"].make_dynamic_default())
+        steps.insert(steps.index(OverwriteCells) + 1, "course.logs.NormalizeCellIds")
+        config.Autograde.sanitize_preprocessors = steps
     return config
 
 

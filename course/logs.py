@@ -1,0 +1,138 @@
+"""A clean terminal for the instructor, a full log in <root>/grading.log for whoever needs it.
+
+What a grading batch used to print besides its progress, and what happens to each now:
+
+- SQLAlchemy's `SAWarning: Object of type <SubmittedAssignment> not in session, add operation
+  along 'Student.submissions' will not proceed` (and its SubmittedNotebook twin): nbgrader's
+  `Gradebook.add_submission` builds related objects before adding them to the session, which
+  SQLAlchemy 2 reports. nbgrader's code, not ours: filtered by category, module and message
+  (`LIBRARY_NOISE`) and written to the log file only.
+- nbformat's `MissingIDFieldWarning`: nbgrader puts a deleted check cell back
+  (`OverwriteCells.add_missing_cells`) as a cell without an id. Cause fixed: `NormalizeCellIds`
+  runs right after OverwriteCells and gives every cell without an id a fresh one.
+- IPKernelApp's `Kernel is running over TCP without encryption` and ipykernel's "NOTE: When
+  using the `ipython kernel` entry point, Ctrl-C will not work": printed by kernels on their
+  own stdout/stderr. Sandboxed kernels talk over ipc sockets (course/sandbox.py); unsandboxed
+  ones are given ipc too (course/gradebook.py), and a local grading worker points its file
+  descriptors 1 and 2 at the log file, so what a kernel (student code included) prints lands
+  there, never on the terminal.
+
+Everything else still reaches the terminal: a warning not in LIBRARY_NOISE, a logged error.
+"""
+import logging
+import os
+import re
+import sys
+import uuid
+import warnings
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+LOG_NAME = "grading.log"
+log = logging.getLogger("course")
+
+# (category name, module regex, message regex): warnings a library emits that say nothing to an
+# instructor. Matched by category *name* so this module does not import SQLAlchemy or nbformat.
+LIBRARY_NOISE = [
+    ("SAWarning", r"nbgrader\.api",
+     r"Object of type <Submitted(Assignment|Notebook)> not in session, add operation along "
+     r"'\w+\.submissions' will not proceed"),
+]
+
+
+def is_library_noise(category, module, message):
+    return any(category.__name__ == name and re.fullmatch(mod, module or "") and re.match(text, message)
+               for name, mod, text in LIBRARY_NOISE)
+
+
+def _module_of(filename):
+    """The dotted module a warning's file belongs to (what warnings.filterwarnings's module matches)."""
+    parts = os.path.normpath(filename).split(os.sep)
+    if "site-packages" in parts:
+        parts = parts[len(parts) - parts[::-1].index("site-packages"):]
+    module = ".".join(parts)
+    return module[:-3] if module.endswith(".py") else module
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    text = warnings.formatwarning(message, category, filename, lineno, line).rstrip()
+    quiet = is_library_noise(category, _module_of(filename), str(message))
+    logging.getLogger("py.warnings").log(logging.DEBUG if quiet else logging.WARNING, text)
+
+
+class _Terminal(logging.Filter):
+    """What reaches the terminal: Python warnings not in LIBRARY_NOISE (which are logged at DEBUG),
+    this package's warnings and errors, and in the instructor's process any library's errors.
+    A grading worker's library logs (nbgrader's per-submission log) go to the file only: the
+    outcome of each submission, with the reason it could not be graded, is what the batch prints."""
+
+    def __init__(self, worker):
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record):
+        if record.levelno < logging.WARNING:
+            return False
+        if record.name == "py.warnings" or record.name == "course" or record.name.startswith("course."):
+            return True
+        return record.levelno >= logging.ERROR and not self.worker
+
+
+def configured():
+    return any(getattr(h, "_course", False) for h in logging.getLogger().handlers)
+
+
+def setup(root=None, terminal=None, worker=False, redirect_fds=False):
+    """Route this process's warnings and logs: DEBUG and up to <root>/grading.log, WARNING and
+    up (minus LIBRARY_NOISE) to `terminal` (default: stderr). Idempotent per process.
+
+    worker: a grading worker appends to the log the instructor's process emptied, and keeps
+    library logs off the terminal. redirect_fds: point file descriptors 1 and 2 at the log file (a local grading worker: its
+    kernels inherit them); the terminal handler keeps a copy of the original stderr."""
+    top = logging.getLogger()
+    for handler in [h for h in top.handlers if getattr(h, "_course", False)]:
+        top.removeHandler(handler)
+        handler.close()
+    top.setLevel(logging.DEBUG)
+    path = None
+    if root is not None:
+        path = os.path.join(str(root), LOG_NAME)
+        if not worker:  # a new batch: empty the file, then append like the workers do
+            open(path, "w").close()
+        to_file = logging.FileHandler(path, mode="a", encoding="utf-8")
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+        to_file._course = True
+        top.addHandler(to_file)
+    if terminal is None:
+        terminal = sys.stderr
+        if redirect_fds and path is not None:
+            terminal = os.fdopen(os.dup(2), "w", buffering=1)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+    to_terminal = logging.StreamHandler(terminal)
+    to_terminal.setLevel(logging.WARNING)
+    to_terminal.addFilter(_Terminal(worker))
+    to_terminal.setFormatter(logging.Formatter("%(message)s"))
+    to_terminal._course = True
+    top.addHandler(to_terminal)
+    logging.getLogger("matplotlib").setLevel(logging.INFO)  # its font search: thousands of DEBUG lines
+    warnings.showwarning = _show_warning
+    return path
+
+
+class NormalizeCellIds(NbGraderPreprocessor):
+    """Give every cell without an id one (nbgrader restores deleted cells without ids, which
+    nbformat reports as MissingIDFieldWarning when the notebook is written)."""
+
+    def preprocess(self, nb, resources):
+        if (nb.nbformat, nb.nbformat_minor) >= (4, 5):
+            used = {cell.get("id") for cell in nb.cells}
+            for cell in nb.cells:
+                if not cell.get("id"):
+                    cell.id = new = next(i for i in iter(lambda: uuid.uuid4().hex[:8], None) if i not in used)
+                    used.add(new)
+        return nb, resources

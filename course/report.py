@@ -1,0 +1,310 @@
+"""report.html: the instructor's view of a batch, one self-contained page per batch.
+
+Per assignment: the distribution of total scores (a histogram), the pass rate of each
+exercise (check cell: full marks) and of each individual check, each check's most common
+failure messages with their counts, and the submissions that could not be graded with the
+reason. Built from the gradebook (scores) and from the grader's own verdicts, which
+course/verdict.py writes into every check cell of the autograded notebook as
+`metadata.course.verdict` = {"exercise", "points", "score", "problem", "checks": [{"label",
+"hidden", "passed", "message"}]}; never from what the kernel printed. A check cell without a
+verdict is counted as unknown. Figures are PNGs drawn with matplotlib's Agg canvas and
+embedded as base64: the file opens offline, with no external CSS or JavaScript.
+"""
+import base64
+import collections
+import html
+import io
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+TOP_MESSAGES = 5  # failure messages shown per check
+
+
+@dataclass
+class Check:
+    cell: str
+    label: str
+    hidden: bool = False
+    passed: int = 0
+    failed: int = 0
+    unknown: int = 0
+    messages: collections.Counter = field(default_factory=collections.Counter)
+
+
+@dataclass
+class Exercise:
+    cell: str
+    name: str
+    points: float
+    scores: list = field(default_factory=list)
+    problems: collections.Counter = field(default_factory=collections.Counter)
+    unknown: int = 0
+
+    @property
+    def full(self):
+        return sum(score >= self.points - 1e-9 for score in self.scores)
+
+
+@dataclass
+class AssignmentView:
+    name: str
+    max_score: float
+    scores: dict = field(default_factory=dict)  # student -> total score (graded submissions)
+    exercises: dict = field(default_factory=dict)  # check cell name -> Exercise
+    checks: dict = field(default_factory=dict)  # (check cell, label) -> Check
+    not_graded: list = field(default_factory=list)  # (student, reason)
+    missing: list = field(default_factory=list)  # students
+
+
+def is_check_cell(cell):
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
+
+
+def read_verdicts(path):
+    """{check cell grade_id: verdict or None} of one autograded notebook ({} when it is absent)."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError):
+        return {}
+    verdicts = {}
+    for cell in nb.cells:
+        if is_check_cell(cell):
+            verdict = cell.metadata.get("course", {}).get("verdict")
+            verdicts[cell.metadata["nbgrader"].get("grade_id")] = verdict if isinstance(verdict, dict) else None
+    return verdicts
+
+
+def collect(gb, root, assignments, outcomes=()):
+    """An AssignmentView per assignment from the gradebook, the autograded notebooks' verdicts
+    and this batch's outcomes (course.grade.Outcome: who could not be graded and why)."""
+    views = []
+    for name in assignments:
+        assignment = gb.find_assignment(name)
+        view = AssignmentView(name, float(assignment.max_score))
+        for notebook in assignment.notebooks:
+            for cell in notebook.grade_cells:
+                if cell.name in {c.name for c in notebook.solution_cells}:
+                    continue  # an autograded answer cell, not a check cell
+                view.exercises[cell.name] = Exercise(cell.name, cell.name, float(cell.max_score))
+        verdicts = {}  # (student, cell) -> verdict or None
+        graded = {o.student for o in outcomes if o.assignment == name and o.status == "graded"}
+        for submission in sorted(assignment.submissions, key=lambda s: s.student_id):
+            if outcomes and submission.student_id not in graded:
+                continue  # an earlier batch's record: this report is about this batch
+            view.scores[submission.student_id] = float(submission.score)
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.name in view.exercises:
+                        view.exercises[grade.name].scores.append(float(grade.score))
+                path = Path(root) / "autograded" / submission.student_id / name / f"{notebook.name}.ipynb"
+                found = read_verdicts(path)
+                for cell in view.exercises:
+                    if any(g.name == cell for g in notebook.grades):
+                        verdicts[(submission.student_id, cell)] = found.get(cell)
+        # Labels in the order the verdicts list them, so a cell with a problem (no checks ran)
+        # can be counted as failing each of them.
+        labels = collections.defaultdict(dict)
+        for (_, cell), verdict in verdicts.items():
+            for check in (verdict or {}).get("checks") or []:
+                labels[cell].setdefault(check.get("label"), bool(check.get("hidden")))
+        for cell in view.exercises:
+            for label, hidden in labels[cell].items():
+                view.checks[(cell, label)] = Check(cell, label, hidden)
+        for (_, cell), verdict in verdicts.items():
+            exercise = view.exercises[cell]
+            if verdict is None:
+                exercise.unknown += 1
+                for label in labels[cell]:
+                    view.checks[(cell, label)].unknown += 1
+                continue
+            exercise.name = verdict.get("exercise") or exercise.name
+            if verdict.get("problem"):
+                exercise.problems[verdict["problem"]] += 1
+                for label in labels[cell]:
+                    check = view.checks[(cell, label)]
+                    check.failed += 1
+                    check.messages[f"the whole cell scored 0: {verdict['problem']}"] += 1
+                continue
+            ran = {c.get("label"): c for c in verdict.get("checks") or []}
+            for label in labels[cell]:
+                check = view.checks[(cell, label)]
+                if label not in ran:
+                    check.unknown += 1
+                elif ran[label].get("passed"):
+                    check.passed += 1
+                else:
+                    check.failed += 1
+                    check.messages[ran[label].get("message") or "(no message)"] += 1
+        for outcome in outcomes:
+            if outcome.assignment == name and outcome.status == "not graded":
+                view.not_graded.append((outcome.student, outcome.message))
+            elif outcome.assignment == name and outcome.status == "missing":
+                view.missing.append(outcome.student)
+        view.not_graded.sort()
+        view.missing.sort()
+        views.append(view)
+    return views
+
+
+def _png(figure):
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def histogram_png(view):
+    figure = Figure(figsize=(6, 2.8), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    top = view.max_score or 1.0
+    bins = [top * k / max(1, min(20, int(top))) for k in range(max(1, min(20, int(top))) + 1)]
+    axes.hist(list(view.scores.values()), bins=bins, color="#3b6ea8", edgecolor="white")
+    axes.set_xlim(0, top)
+    axes.set_xlabel(f"total score (of {top:g})")
+    axes.set_ylabel("submissions")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.set_title(f"{view.name}: {len(view.scores)} graded")
+    return _png(figure)
+
+
+def pass_rate_png(view):
+    checks = [c for c in view.checks.values() if c.passed + c.failed]
+    figure = Figure(figsize=(6, 0.6 + 0.28 * max(1, len(checks))), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    names = [f"{view.exercises[c.cell].name}: {c.label}"[:60] for c in checks]
+    rates = [100 * c.passed / (c.passed + c.failed) for c in checks]
+    axes.barh(range(len(checks)), rates, color=["#7a5195" if c.hidden else "#3b6ea8" for c in checks])
+    axes.set_yticks(range(len(checks)), names, fontsize=7)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("pass rate, % (purple: hidden checks)")
+    return _png(figure)
+
+
+def _rate(part, whole):
+    return f"{100 * part / whole:.0f}% ({part}/{whole})" if whole else "–"
+
+
+def _attrs(**values):
+    return "".join(f' data-{key.replace("_", "-")}="{html.escape(str(value))}"' for key, value in values.items())
+
+
+def assignment_html(view):
+    e = html.escape
+    scores = list(view.scores.values())
+    parts = [f'<section class="assignment" id="{e(view.name)}"'
+             + _attrs(assignment=view.name, graded=len(scores), not_graded=len(view.not_graded),
+                      missing=len(view.missing), max_score=f"{view.max_score:g}") + ">",
+             f"<h2>{e(view.name)}</h2>",
+             f'<p class="summary">{len(scores)} graded, {len(view.not_graded)} not graded, '
+             f"{len(view.missing)} missing."]
+    if scores:
+        parts[-1] += (f" Total score: mean {statistics.mean(scores):.2f}, median {statistics.median(scores):g}, "
+                      f"min {min(scores):g}, max {max(scores):g} of {view.max_score:g}.")
+    parts[-1] += "</p>"
+    if scores:
+        parts.append(f'<figure><img class="histogram" alt="Histogram of total scores, {e(view.name)}" '
+                     f'src="data:image/png;base64,{histogram_png(view)}"></figure>')
+        counts = collections.Counter(scores)
+        parts.append('<details><summary>Scores, as numbers</summary><table class="scores">'
+                     "<tr><th>total score</th><th>submissions</th></tr>"
+                     + "".join(f"<tr{_attrs(score=f'{s:g}', count=n)}><td>{s:g}</td><td>{n}</td></tr>"
+                               for s, n in sorted(counts.items()))
+                     + "</table></details>")
+
+    parts.append("<h3>Exercises</h3>")
+    rows = []
+    for ex in view.exercises.values():
+        graded = len(ex.scores)
+        mean = statistics.mean(ex.scores) if ex.scores else 0.0
+        problems = "; ".join(f"{e(p)} ({n})" for p, n in ex.problems.most_common())
+        rows.append(f"<tr class=\"exercise\"{_attrs(cell=ex.cell, exercise=ex.name, full=ex.full, graded=graded, unknown=ex.unknown)}>"
+                    f"<td><code>{e(ex.name)}</code> <small>({e(ex.cell)})</small></td><td>{ex.points:g}</td>"
+                    f"<td>{_rate(ex.full, graded)}</td><td>{mean:.2f}</td><td>{ex.unknown or ''}</td>"
+                    f"<td>{problems}</td></tr>")
+    parts.append('<table class="exercises"><tr><th>exercise (check cell)</th><th>points</th>'
+                 "<th>full marks</th><th>mean score</th><th>no verdict</th><th>whole cell scored 0 because</th></tr>"
+                 + "".join(rows) + "</table>")
+
+    parts.append("<h3>Checks</h3>")
+    if any(c.passed + c.failed for c in view.checks.values()):
+        parts.append(f'<figure><img class="pass-rates" alt="Pass rate of each check, {e(view.name)}" '
+                     f'src="data:image/png;base64,{pass_rate_png(view)}"></figure>')
+    rows = []
+    for check in view.checks.values():
+        exercise = view.exercises[check.cell].name
+        judged = check.passed + check.failed
+        top = check.messages.most_common(TOP_MESSAGES)
+        more = len(check.messages) - len(top)
+        messages = "".join(f"<li{_attrs(count=n)}><span class=\"count\">{n}×</span> "
+                           f"<span class=\"message\">{e(m)}</span></li>" for m, n in top)
+        if more > 0:
+            messages += f"<li class=\"more\">… and {more} other message{'s' * (more > 1)}</li>"
+        rows.append(f"<tr class=\"check\"{_attrs(cell=check.cell, exercise=exercise, label=check.label, hidden=int(check.hidden), passed=check.passed, failed=check.failed, unknown=check.unknown)}>"
+                    f"<td><code>{e(exercise)}</code></td><td>{e(check.label)}</td><td>{'hidden' if check.hidden else 'visible'}</td>"
+                    f"<td>{_rate(check.passed, judged)}</td><td>{check.unknown or ''}</td>"
+                    f"<td><ol class=\"failures\">{messages}</ol></td></tr>")
+    parts.append('<table class="checks"><tr><th>exercise</th><th>check</th><th></th><th>passed</th>'
+                 "<th>no verdict</th><th>most common failure messages</th></tr>" + "".join(rows) + "</table>")
+
+    parts.append("<h3>Not graded</h3>")
+    if view.not_graded:
+        parts.append('<table class="not-graded"><tr><th>student</th><th>why</th></tr>'
+                     + "".join(f"<tr{_attrs(student=s)}><td>{e(s)}</td><td>{e(m)}</td></tr>" for s, m in view.not_graded)
+                     + "</table>")
+    else:
+        parts.append('<p class="not-graded-none">Every submission was graded.</p>')
+    if view.missing:
+        parts.append(f'<p class="missing">No submission from: {e(", ".join(view.missing))}.</p>')
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def roster_html(issues):
+    """The roster's mismatches (course.lms.RosterIssues), or nothing without a roster."""
+    if issues is None:
+        return '<section class="roster"><h2>Roster</h2><p>No roster given: no LMS export was written.</p></section>'
+    e = html.escape
+    parts = ['<section class="roster"><h2>Roster</h2>']
+    rows = [f"<tr{_attrs(kind='no-submission', student=s, assignment=a)}><td>{e(s)}</td><td>{e(a)}</td>"
+            f"<td>on the roster, no submission</td></tr>" for a, students in issues.no_submission.items() for s in students]
+    rows += [f"<tr{_attrs(kind='unknown', student=s, assignment=a)}><td>{e(s)}</td><td>{e(a)}</td>"
+             f"<td>submitted, not on the roster: not in the LMS exports</td></tr>"
+             for a, students in issues.unknown.items() for s in students]
+    rows += [f"<tr{_attrs(kind='no-identity', student=s, assignment='')}><td>{e(s)}</td><td></td><td>{e(why)}</td></tr>"
+             for s, why in issues.no_identity]
+    if rows:
+        parts.append('<table class="roster-issues"><tr><th>student</th><th>assignment</th><th>issue</th></tr>'
+                     + "".join(rows) + "</table>")
+    else:
+        parts.append("<p>Every roster entry submitted every assignment, and every submission is on the roster.</p>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; padding: 0 1em; }
+table { border-collapse: collapse; margin: .5em 0 1.5em; }
+th, td { border-bottom: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+ol.failures { margin: 0; padding-left: 1.2em; }
+.count { font-variant-numeric: tabular-nums; color: #a33; }
+section.assignment { border-top: 3px solid #3b6ea8; margin-top: 2em; }
+img { max-width: 100%; }
+"""
+
+
+def write_html(views, path, roster_issues=None, title="Grading report"):
+    e = html.escape
+    toc = "".join(f'<li><a href="#{e(v.name)}">{e(v.name)}</a>: {len(v.scores)} graded, '
+                  f"{len(v.not_graded)} not graded, {len(v.missing)} missing</li>" for v in views)
+    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
+            f"<style>{STYLE}</style></head><body><h1>{e(title)}</h1><ul class=\"toc\">{toc}</ul>\n"
+            + "\n".join(assignment_html(v) for v in views) + "\n" + roster_html(roster_issues) + "\n</body></html>\n")
+    Path(path).write_text(page, encoding="utf-8")
+    return path
