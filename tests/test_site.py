@@ -104,3 +104,18 @@ def test_site_with_solutions_folds_each_reference_solution_and_no_hidden_test(so
 def test_default_site_shows_no_reference_solution(site):
     for aid in ASSIGNMENTS:
         assert "reference-solution" not in page(site, aid)
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_setup_cell_is_folded_on_the_page_and_in_the_notebook(site, aid):
+    import nbformat
+    from course import CHAPTERS
+
+    markup = page(site, aid)
+    start = markup.index('class="cell tag_hide-input tag_setup')
+    folded = markup[start:markup.index("</details>", start)]
+    assert '<details class="admonition hide above-input">' in folded and "run this cell first" in folded
+    assert markup.count("run this cell first") == 1
+    setup = next(c for c in nbformat.read(CHAPTERS / f"{aid}.ipynb", as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    assert setup.metadata["jupyter"]["source_hidden"] and setup.metadata["cellView"] == "form"
