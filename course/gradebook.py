@@ -48,7 +48,7 @@ def nbgrader_config(root=None, db_url=None, sandbox=True):
     if "sanitize_preprocessors" not in config.Autograde:
         # nbgrader puts a deleted check cell back without a cell id: give it one right away.
         steps = list(Autograde.class_traits()["sanitize_preprocessors"].make_dynamic_default())
-        steps.insert(steps.index(OverwriteCells) + 1, "course.logs.NormalizeCellIds")
+        steps[steps.index(OverwriteCells)] = "course.logs.OverwriteCellsWithIds"
         config.Autograde.sanitize_preprocessors = steps
     return config
 

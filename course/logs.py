@@ -8,8 +8,8 @@ What a grading batch used to print besides its progress, and what happens to eac
   SQLAlchemy 2 reports. nbgrader's code, not ours: filtered by category, module and message
   (`LIBRARY_NOISE`) and written to the log file only.
 - nbformat's `MissingIDFieldWarning`: nbgrader puts a deleted check cell back
-  (`OverwriteCells.add_missing_cells`) as a cell without an id. Cause fixed: `NormalizeCellIds`
-  runs right after OverwriteCells and gives every cell without an id a fresh one.
+  (`OverwriteCells.add_missing_cells`) as a cell without an id. Cause fixed: the course's
+  sanitize step uses `OverwriteCellsWithIds`, which gives such a cell an id at once.
 - IPKernelApp's `Kernel is running over TCP without encryption` and ipykernel's "NOTE: When
   using the `ipython kernel` entry point, Ctrl-C will not work": printed by kernels on their
   own stdout/stderr. Sandboxed kernels talk over ipc sockets (course/sandbox.py); unsandboxed
@@ -26,7 +26,7 @@ import sys
 import uuid
 import warnings
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import OverwriteCells
 
 LOG_NAME = "grading.log"
 log = logging.getLogger("course")
@@ -124,15 +124,17 @@ def setup(root=None, terminal=None, worker=False, redirect_fds=False):
     return path
 
 
-class NormalizeCellIds(NbGraderPreprocessor):
-    """Give every cell without an id one (nbgrader restores deleted cells without ids, which
-    nbformat reports as MissingIDFieldWarning when the notebook is written)."""
+class OverwriteCellsWithIds(OverwriteCells):
+    """nbgrader's OverwriteCells, then an id for every cell without one: nbgrader puts a deleted
+    check cell back without an id, and nbconvert validates the notebook right after each
+    preprocessor (nbformat's MissingIDFieldWarning)."""
 
     def preprocess(self, nb, resources):
-        if (nb.nbformat, nb.nbformat_minor) >= (4, 5):
+        nb, resources = super().preprocess(nb, resources)
+        if (nb.nbformat, nb.nbformat_minor) >= (4, 5):  # ids exist from nbformat 4.5 on
             used = {cell.get("id") for cell in nb.cells}
             for cell in nb.cells:
                 if not cell.get("id"):
-                    cell.id = new = next(i for i in iter(lambda: uuid.uuid4().hex[:8], None) if i not in used)
-                    used.add(new)
+                    cell["id"] = next(i for i in iter(lambda: uuid.uuid4().hex[:8], None) if i not in used)
+                    used.add(cell["id"])
         return nb, resources
