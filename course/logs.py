@@ -14,8 +14,8 @@ What a grading batch used to print besides its progress, and what happens to eac
   using the `ipython kernel` entry point, Ctrl-C will not work": printed by kernels on their
   own stdout/stderr. Sandboxed kernels talk over ipc sockets (course/sandbox.py); unsandboxed
   ones are given ipc too (course/gradebook.py), and a local grading worker points its file
-  descriptors 1 and 2 at the log file, so what a kernel (student code included) prints lands
-  there, never on the terminal.
+  descriptors 1 and 2 at a pipe it copies into the log file, so what a kernel (student code
+  included) prints lands there, never on the terminal.
 
 Everything else still reaches the terminal: a warning not in LIBRARY_NOISE, a logged error.
 """
@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import uuid
 import warnings
 
@@ -32,7 +33,7 @@ LOG_NAME = "grading.log"
 log = logging.getLogger("course")
 
 # (category name, module regex, message regex): warnings a library emits that say nothing to an
-# instructor. Matched by category *name* so this module does not import SQLAlchemy or nbformat.
+# instructor. Matched by the category's class name, so the class need not be imported here.
 LIBRARY_NOISE = [
     ("SAWarning", r"nbgrader\.api",
      r"Object of type <Submitted(Assignment|Notebook)> not in session, add operation along "
@@ -78,6 +79,25 @@ class _Terminal(logging.Filter):
         return record.levelno >= logging.ERROR and not self.worker
 
 
+OUTPUT_BUDGET = 10 * 2**20  # bytes of raw process output one worker writes to the log
+
+
+def _forward(fd):
+    """Copy what this process and its children print on fds 1 and 2 into the log, line by line,
+    up to OUTPUT_BUDGET; keep draining the pipe after that so no writer ever blocks."""
+    output, left, pending = logging.getLogger("course.output"), OUTPUT_BUDGET, b""
+    while chunk := os.read(fd, 65536):
+        if left <= 0:
+            continue
+        pending += chunk[:left]
+        left -= len(chunk)
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            output.debug(line.decode("utf-8", "replace"))
+        if left <= 0:
+            output.info("[more output than %d bytes: the rest is not logged]", OUTPUT_BUDGET)
+
+
 def configured():
     return any(getattr(h, "_course", False) for h in logging.getLogger().handlers)
 
@@ -109,10 +129,13 @@ def setup(root=None, terminal=None, worker=False, redirect_fds=False):
             terminal = os.fdopen(os.dup(2), "w", buffering=1)
             sys.stdout.flush()
             sys.stderr.flush()
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            os.close(fd)
+            # A pipe, not the log file itself: a kernel inherits these descriptors, and one
+            # holding the file could truncate it.
+            read_end, write_end = os.pipe()
+            os.dup2(write_end, 1)
+            os.dup2(write_end, 2)
+            os.close(write_end)
+            threading.Thread(target=_forward, args=(read_end,), daemon=True, name="course-output").start()
     to_terminal = logging.StreamHandler(terminal)
     to_terminal.setLevel(logging.WARNING)
     to_terminal.addFilter(_Terminal(worker))
