@@ -28,10 +28,9 @@ moodle_grades.csv (Moodle: Grades > Import > CSV file):
 
 Scores are nbgrader's (grades.csv's `score`: after any late penalty). A roster student with no
 graded submission (none, or one that could not be graded) gets an empty cell or 0, as
---missing blank|zero says; an empty cell leaves the LMS's grade as it is. Roster entries with
-no submission, submissions with no roster entry (which cannot appear in an LMS file) and roster
-entries the LMS cannot match are returned as RosterIssues: report.html and the printed summary
-list them.
+--missing blank|zero says. Roster entries with no submission, submissions with no roster entry
+(which cannot appear in an LMS file) and roster entries the LMS cannot match are returned as
+RosterIssues: report.html and the printed summary list them.
 """
 import csv
 from dataclasses import dataclass, field

@@ -133,8 +133,10 @@ def test_report_numbers(batch):
         assert [a["data-label"] for a in rows] == check_labels(batch.released, cell)
         for a in rows:
             assert (int(a["data-passed"]), int(a["data-failed"]), a["data-unknown"]) == (passed, 4 - passed, "0"), a
-            # the stubs fail with the checks' own message for an unfinished exercise
-            assert page.messages[(cell, a["data-label"])] == {"not implemented yet": 4 - passed}
+            # every failure is a stub's, so one message (the checks' own for an unfinished
+            # exercise, perhaps with a hint after it) counted once per stub
+            [(message, count)] = page.messages[(cell, a["data-label"])].items()
+            assert message.startswith("not implemented yet") and count == 4 - passed, (message, count)
     [broken] = page.rows(student="s-broken")
     text = (batch.root / "report.html").read_text()
     assert "not valid JSON" in text or "does not appear to be JSON" in text
