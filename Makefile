@@ -42,7 +42,7 @@ test: venv system
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf _build autograders/release autograders/autograded autograders/feedback autograders/submitted autograders/gradebook.db
+	rm -rf _build autograders/release autograders/autograded autograders/feedback autograders/submitted autograders/gradebook.db autograders/ledger
 
 ## Time the grading command against plain nbgrader, and the site's builds (~10 min).
 bench: venv

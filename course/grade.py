@@ -22,6 +22,7 @@ half-written grades. Grading again gives the same grades.
 import argparse
 import concurrent.futures
 import csv
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -34,7 +35,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins.export import CsvExportPlugin
 
-from . import ASSIGNMENTS, AUTOGRADERS, lms, logs, report
+from . import ASSIGNMENTS, AUTOGRADERS, ledger, lms, logs, report
 from .gradebook import nbgrader_api
 from .sandbox import SandboxUnavailable, check_available
 
@@ -50,6 +51,7 @@ class Outcome:
     max_score: float = 0.0
     message: str = ""
     seconds: float = 0.0
+    unchanged: bool = False  # graded before under the same key (course/ledger.py): not run again
 
 
 def grade_ids_by_assignment(gb):
@@ -109,14 +111,25 @@ def _worker_state(root, db_url, sandbox):
     return _worker[key]
 
 
-def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True):
-    """Autograde one submission (and write its feedback); never raises for a bad submission."""
+def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True, force=False):
+    """Autograde one submission (and write its feedback); never raises for a bad submission.
+
+    A submission graded before under the same key (its files, the assignment's version, the
+    grader) whose grades and feedback are still in place is not graded again, unless `force`."""
     start = time.monotonic()
     api, gb, known_ids = _worker_state(root, db_url, sandbox)
     top = gb.find_assignment(assignment).max_score
     folder = Path(api.coursedir.format_path("submitted", student, assignment))
     if not folder.is_dir():
+        ledger.forget(root, assignment, student)
         return Outcome(student, assignment, "missing", 0.0, top, "no submission folder")
+    key = {"submission": ledger.submission_hash(folder), "assignment": ledger.assignment_version(gb, assignment),
+           "grader": ledger.grader_version(sandbox, feedback)}
+    if not force:
+        earlier = _still_in_place(api, gb, ledger.read(root, assignment, student), key, feedback)
+        if earlier is not None:
+            return earlier
+    ledger.forget(root, assignment, student)  # a kill from here on leaves no record: graded again next time
     problem = problem_with(folder / f"{assignment}.ipynb", assignment, known_ids)
     if problem is None:
         result = api.autograde(assignment, student, force=True, create=True)
@@ -131,13 +144,37 @@ def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True):
             pass
         else:
             gb.remove_submission(assignment, student)
-        return Outcome(student, assignment, "not graded", 0.0, top, problem, time.monotonic() - start)
-    outcome = Outcome(student, assignment, "graded", gb.find_submission(assignment, student).score, top)
-    if feedback:
-        result = api.generate_feedback(assignment, student, force=True)
-        if not result["success"]:
-            outcome.message = "feedback failed: " + autograde_failure(result)
-    outcome.seconds = time.monotonic() - start
+        outcome = Outcome(student, assignment, "not graded", 0.0, top, problem, time.monotonic() - start)
+    else:
+        outcome = Outcome(student, assignment, "graded", gb.find_submission(assignment, student).score, top)
+        if feedback:
+            result = api.generate_feedback(assignment, student, force=True)
+            if not result["success"]:
+                outcome.message = "feedback failed: " + autograde_failure(result)
+        outcome.seconds = time.monotonic() - start
+    if not outcome.message.startswith("feedback failed"):
+        ledger.write(root, assignment, student, {"key": key, "outcome": dataclasses.asdict(outcome)})
+    return outcome
+
+
+def _still_in_place(api, gb, record, key, feedback):
+    """The recorded Outcome when `record` was made under `key` and its results are all still there."""
+    if not record or record.get("key") != key:
+        return None
+    try:
+        outcome = Outcome(**{**record["outcome"], "seconds": 0.0, "unchanged": True})
+        submission = gb.find_submission(outcome.assignment, outcome.student)
+    except MissingEntry:
+        submission = None
+    except TypeError:  # a record of another version of this file
+        return None
+    if outcome.status != "graded":
+        return outcome if submission is None else None
+    page = Path(api.coursedir.format_path("feedback", outcome.student, outcome.assignment)) / f"{outcome.assignment}.html"
+    graded = Path(api.coursedir.format_path("autograded", outcome.student, outcome.assignment)) / f"{outcome.assignment}.ipynb"
+    if submission is None or abs(submission.score - outcome.score) > 1e-9 or not graded.is_file() \
+            or (feedback and not page.is_file()):
+        return None
     return outcome
 
 
@@ -205,7 +242,7 @@ def run_jobs(jobs, workers, scheduler=None, log_root=None):
 
 def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback=True, workers=1,
                 out=sys.stdout, sandbox=True, scheduler=None, roster=None, no_grade="blank",
-                moodle_id="email", canvas_ids=None):
+                moodle_id="email", canvas_ids=None, force=False):
     """Grade every student's submissions of `assignments`; return their Outcomes.
 
     roster: CSV mapping student ids to LMS identities (default <root>/roster.csv if it exists;
@@ -215,7 +252,8 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
     sandbox: True (kernels forked from a warm sandbox), "cold" (a fresh sandbox per kernel)
     or False (student code unconfined: only for notebooks you trust). `scheduler`
     (a Dask scheduler address) sends the work to that cluster's workers, which must see
-    `root` at the same path and a shared gradebook URL (PostgreSQL)."""
+    `root` at the same path and a shared gradebook URL (PostgreSQL). Submissions graded
+    before under the same key are not graded again (course/ledger.py) unless `force`."""
     if sandbox:
         try:
             check_available()
@@ -243,13 +281,14 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
         for student in sorted(folders):
             gb.update_or_create_student(student)
         students = sorted(folders | {s.id for s in gb.students})
-    jobs = [(str(root), db_url, a, s, feedback, sandbox) for a in assignments for s in students]
+    jobs = [(str(root), db_url, a, s, feedback, sandbox, force) for a in assignments for s in students]
     outcomes = []
     if jobs:
         for n, outcome in enumerate(run_jobs(jobs, workers, scheduler, root), 1):
             outcomes.append(outcome)
             score = f"{outcome.score:g}/{outcome.max_score:g}" if outcome.status == "graded" else outcome.status
-            line = (f"[{n}/{len(jobs)}] {outcome.assignment} {outcome.student}: {score} ({outcome.seconds:.1f}s)"
+            took = "unchanged since graded" if outcome.unchanged else f"{outcome.seconds:.1f}s"
+            line = (f"[{n}/{len(jobs)}] {outcome.assignment} {outcome.student}: {score} ({took})"
                     + (f" - {outcome.message}" if outcome.message else ""))
             print(line, file=out, flush=True)
             logs.log.info(line)
@@ -269,7 +308,8 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
 def summarize(outcomes, root, out, issues=None, lms_files=()):
     graded = [o for o in outcomes if o.status == "graded"]
     print(f"\n{len(graded)} graded, {sum(o.status == 'not graded' for o in outcomes)} not graded, "
-          f"{sum(o.status == 'missing' for o in outcomes)} missing, "
+          f"{sum(o.status == 'missing' for o in outcomes)} missing "
+          f"({sum(o.unchanged for o in outcomes)} unchanged since graded, not run again), "
           f"{sum(o.seconds for o in outcomes):.0f}s", file=out)
     for assignment in sorted({o.assignment for o in graded}):
         scores = [o.score for o in graded if o.assignment == assignment]
@@ -293,10 +333,12 @@ def summarize(outcomes, root, out, issues=None, lms_files=()):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("assignments", nargs="*", default=ASSIGNMENTS, help="assignment ids (default: all six)")
+    parser.add_argument("assignments", nargs="*", default=ASSIGNMENTS, help="assignment ids (default: all)")
     parser.add_argument("--root", default=str(AUTOGRADERS), help="nbgrader course folder (default: autograders/)")
     parser.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in the course folder)")
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
+    parser.add_argument("--force", action="store_true",
+                        help="grade every submission again, even those unchanged since they were graded")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code without the sandbox (unsafe: only for notebooks you trust)")
     parser.add_argument("--cold-sandbox", action="store_true",
@@ -326,7 +368,7 @@ def main(argv=None):
     outcomes = grade_batch(Path(args.root).resolve(), args.assignments, args.db, not args.no_feedback, args.workers,
                            sandbox=False if args.no_sandbox else "cold" if args.cold_sandbox else True,
                            scheduler=args.scheduler, roster=args.roster, no_grade=args.missing,
-                           moodle_id=args.moodle_id, canvas_ids=canvas_ids)
+                           moodle_id=args.moodle_id, canvas_ids=canvas_ids, force=args.force)
     return 1 if any(o.status == "not graded" for o in outcomes) else 0
 
 

@@ -8,6 +8,7 @@ cells), or another grader (the nbgrader config, the course's grading code, the s
 mode). A batch killed at any moment leaves each submission either recorded with complete
 grades or not recorded, so running it again grades exactly the unfinished ones.
 """
+import functools
 import hashlib
 import json
 import os
@@ -45,6 +46,7 @@ def assignment_version(gb, assignment):
     return _digest(parts)
 
 
+@functools.cache  # the grader's files do not change during a batch
 def grader_version(sandbox, feedback):
     return _digest([path.read_bytes() for path in GRADER_FILES] + [repr(sandbox), repr(feedback)])
 

@@ -152,7 +152,7 @@ def batches(request, tmp_path_factory):
         nb, worth[attack["name"]] = attacker(released, attack, fills)
         submit(root, attack["name"], nb)
     protected = [ROOT / "solutions", ROOT / "chapters", ROOT / "course", ROOT / "autograders", root]
-    grader_writes = {"autograded", "feedback", "gradebook.db", "grades.csv", "tests.csv", "report.csv",
+    grader_writes = {"autograded", "feedback", "ledger", "gradebook.db", "grades.csv", "tests.csv", "report.csv",
                      "report.html", "grading.log"}
     before = checksums(*protected, skip=grader_writes)
     scratch_before = set(Path(SandboxKernelManager().base).glob("*"))
