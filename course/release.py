@@ -74,13 +74,17 @@ def execute(path, timeout=300):
 def reference_markdown(outputs):
     """The reference run's outputs of one cell, as markdown that renders in Jupyter and on the site."""
     parts = ["**Reference output.** With a correct solution, the cell above shows:"]
-    for out in outputs:
-        if out.output_type == "stream":
-            text = "```text\n" + out.text.rstrip("\n") + "\n```"
-            if parts[-1].startswith("```text\n"):  # one block for consecutive prints
-                text = parts.pop()[: -len("\n```")] + "\n" + text[len("```text\n"):]
-            parts.append(text)
-        elif out.output_type in ("display_data", "execute_result"):
+    printed = ""  # consecutive stream pieces are one block: the kernel may split a print anywhere
+    for out in list(outputs) + [None]:
+        if out is not None and out.output_type == "stream":
+            printed += out.text
+            continue
+        if printed:
+            parts.append("```text\n" + printed.rstrip("\n") + "\n```")
+            printed = ""
+        if out is None:
+            break
+        if out.output_type in ("display_data", "execute_result"):
             data = out.get("data", {})
             if "image/png" in data:
                 png = data["image/png"].replace("\n", "")

@@ -12,10 +12,15 @@ right, wrong, broken). Then it grades them twice, each time on a fresh copy of t
 It checks that both gradebooks give the same score to every submission (a submission plain
 nbgrader failed to grade and ours reported "not graded" count as equal), prints the seconds
 per submission and the throughput ratio, and exits 1 if any score differs.
+It then adds 5 new submissions to the graded 40 and grades again (only those 5 run: the
+others are unchanged since graded), and grades the same 5 alone in a fresh course, to show
+the incremental case costs a small constant over grading 5. Finally it grades a sample in
+this process with timers around each stage (per-stage breakdown, seconds per submission).
 With --book (the default) it also times a clean build of the site, a no-op rebuild and a
 one-chapter rebuild, on a copy of the repository.
 """
 import argparse
+import asyncio
 import itertools
 import json
 import os
@@ -96,6 +101,81 @@ def scores(root, aid, students_):
     return result
 
 
+def add_submissions(root, aid, n, start):
+    """n more submissions, cycled from the simulated students, as students s{start}..."""
+    released = nbformat.read(root / "release" / aid / f"{aid}.ipynb", as_version=4)
+    kinds = itertools.cycle(students(aid, released, other_assignment(aid)).items())
+    added = []
+    for k, (kind, (content, score)) in zip(range(start, start + n), kinds):
+        student = f"s{k:04d}"
+        path = root / "submitted" / student / aid / f"{aid}.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(content if isinstance(content, str) else nbformat.writes(content))
+        added.append(student)
+    return added
+
+
+class StageTimer:
+    """Seconds spent in each stage of grade_one, by wrapping the pieces in this process."""
+
+    def __init__(self):
+        self.seconds = {}
+
+    def wrap(self, owner, name, stage):
+        original = getattr(owner, name)
+        timer = self
+        if asyncio.iscoroutinefunction(original):
+            async def timed(*args, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    timer.seconds[stage] = timer.seconds.get(stage, 0.0) + time.perf_counter() - start
+        else:
+            def timed(*args, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    timer.seconds[stage] = timer.seconds.get(stage, 0.0) + time.perf_counter() - start
+        setattr(owner, name, timed)
+
+
+def breakdown(root, aid, sample):
+    """{stage: seconds per submission} over `sample` submissions graded one by one here."""
+    from nbclient import NotebookClient
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.preprocessors import SaveAutoGrades
+    from course import grade, ledger, verdict
+    from course.sandbox import SandboxedExecute
+
+    timer = StageTimer()
+    timer.wrap(NbGraderAPI, "autograde", "nbgrader autograde (all of it)")
+    timer.wrap(NbGraderAPI, "generate_feedback", "feedback HTML")
+    timer.wrap(NotebookClient, "async_start_new_kernel", "kernel start (fork from the warm sandbox)")
+    timer.wrap(NotebookClient, "async_start_new_kernel_client", "kernel client connect + kernel_info")
+    timer.wrap(NotebookClient, "async_execute_cell", "cells: the notebook's code")
+    timer.wrap(NotebookClient, "_async_cleanup_kernel", "kernel shutdown + cleanup")
+    timer.wrap(SandboxedExecute, "preprocess", "execute step (kernel + cells + cleanup)")
+    timer.wrap(verdict.SendValuesOnly, "preprocess", "verdict: strip expected values")
+    timer.wrap(verdict.JudgeChecks, "preprocess", "verdict: judge the answers")
+    timer.wrap(SaveAutoGrades, "preprocess", "SaveAutoGrades (gradebook)")
+    timer.wrap(grade, "problem_with", "reading the submission")
+    timer.wrap(ledger, "submission_hash", "ledger: hashes")
+    timer.wrap(ledger, "assignment_version", "ledger: hashes")
+    db = f"sqlite:///{root}/gradebook.db?timeout=60"
+    grade.grade_one(str(root), db, aid, sample[0], True, True, True)  # warm the process and its sandbox
+    timer.seconds.clear()
+    start = time.perf_counter()
+    for student in sample[1:]:
+        grade.grade_one(str(root), db, aid, student, True, True, True)
+    total = time.perf_counter() - start
+    n = len(sample) - 1
+    stages = {stage: seconds / n for stage, seconds in timer.seconds.items()}
+    stages["total per submission (1 worker, feedback on)"] = total / n
+    return stages
+
+
 def book_times(work):
     """Seconds for a clean build, a no-op rebuild and a one-chapter rebuild of a copy of the site."""
     copy = work / "book"
@@ -144,6 +224,18 @@ def main(argv=None):
         base_s = run_baseline(base_root, aid, work)
         print(f"grading them with grade_batch(workers={args.workers}) ...", flush=True)
         ours_s = run_ours(ours_root, aid, work, args.workers)
+        print("adding 5 submissions to the 40 graded ones and grading again ...", flush=True)
+        alone_root = work / "alone"
+        shutil.copytree(course, alone_root, ignore=lambda folder, names: {"submitted"} & set(names))
+        added = add_submissions(ours_root, aid, 5, args.n + 1)
+        add_submissions(alone_root, aid, 5, args.n + 1)
+        incremental_s = run_ours(ours_root, aid, work, args.workers)
+        print("grading the same 5 alone ...", flush=True)
+        alone_s = run_ours(alone_root, aid, work, args.workers)
+        print("per-stage breakdown ...", flush=True)
+        sample_root = work / "sample"
+        shutil.copytree(course, sample_root)
+        stages = breakdown(sample_root, aid, sorted(expected)[:14])
         base, ours = scores(base_root, aid, expected), scores(ours_root, aid, expected)
         differ = [s for s in expected if base[s] != ours[s]]
         for s in differ:
@@ -153,7 +245,11 @@ def main(argv=None):
             print(f"unexpected {s} ({expected[s][0]}): ours {ours[s]}, tests/submissions.py expects {expected[s][1]}")
         rows = [("plain nbgrader autograde (s/submission)", base_s / args.n, ""),
                 (f"grade_batch, {args.workers} workers (s/submission)", ours_s / args.n, ""),
-                ("throughput ratio (baseline / ours)", base_s / ours_s, "x")]
+                ("throughput ratio (baseline / ours)", base_s / ours_s, "x"),
+                (f"incremental: {len(added)} new beside {args.n} graded (s, total)", incremental_s, ""),
+                (f"the same {len(added)} graded alone (s, total)", alone_s, ""),
+                ("incremental minus alone (s)", incremental_s - alone_s, "")]
+        rows += [(f"stage: {name}", seconds, " s/submission") for name, seconds in stages.items()]
         if args.book:
             print("timing the site's builds ...", flush=True)
             rows += [(f"book: {name} (s, target {BOOK_TARGETS[name]})", s, " OK" if s <= BOOK_TARGETS[name] else " SLOW")
