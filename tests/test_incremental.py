@@ -67,11 +67,13 @@ def calm(tmp_path_factory):
     root = tmp_path_factory.mktemp("calm") / "course"
     shutil.copytree(template, root)
     outcomes = {o.student: o for o in grade_batch(root, [AID], workers=2)}
-    return template, root, outcomes, released
+    # What the calm run recorded, kept before the tests below change its submissions.
+    recorded = {"grades": grades(root), "tests": exported_tests(root)}
+    return template, root, outcomes, released, recorded
 
 
 def test_a_second_run_grades_nothing_again(calm):
-    _, root, first, _ = calm
+    _, root, first, _, _ = calm
     page = root / "feedback" / "ref-a" / AID / f"{AID}.html"
     before = page.stat().st_mtime_ns
     again = {o.student: o for o in grade_batch(root, [AID], workers=2)}
@@ -82,7 +84,7 @@ def test_a_second_run_grades_nothing_again(calm):
 
 
 def test_changed_late_and_forced_submissions(calm):
-    _, root, first, released = calm
+    _, root, first, released, _ = calm
     submit(root, "stub-0", with_solutions(released, reference_sources(AID)))  # finished after all
     submit(root, "late-1", released)
     again = {o.student: o for o in grade_batch(root, [AID], workers=2)}
@@ -95,7 +97,7 @@ def test_changed_late_and_forced_submissions(calm):
 
 
 def test_a_batch_killed_with_sigkill_resumes_to_the_calm_grades(calm, tmp_path):
-    template, calm_root, _, _ = calm
+    template, _, _, _, recorded = calm
     root = tmp_path / "course"
     shutil.copytree(template, root)
     command = [sys.executable, "-m", "course.grade", AID, "--root", str(root), "--workers", "2"]
@@ -117,8 +119,8 @@ def test_a_batch_killed_with_sigkill_resumes_to_the_calm_grades(calm, tmp_path):
     assert resumed.returncode == 1, resumed.stdout[-3000:] + resumed.stderr[-3000:]  # 1: "broken" is not graded
     unchanged = resumed.stdout.count("unchanged since graded")
     assert unchanged >= done_before - 2 and unchanged < len(submissions_in(root)), resumed.stdout
-    assert grades(root) == grades(calm_root)
-    assert exported_tests(root) == exported_tests(calm_root)
+    assert grades(root) == recorded["grades"]
+    assert exported_tests(root) == recorded["tests"]
     assert not list(ledger.glob(".*.tmp")), "a half-written ledger record was left"
 
 

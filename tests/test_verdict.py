@@ -1,12 +1,14 @@
 """The verdict is the grader's: the kernel's answers are plain data, judged outside it."""
+import ast
 import json
+import re
 
 import nbformat
 import numpy as np
 import pytest
 import torch
 
-from course import ASSIGNMENTS, source_notebook
+from course import ASSIGNMENTS, CHAPTERS, source_notebook
 from course.checks import CHECKS_MIME, encode
 from course.release import SETUP_CELL
 from course.verdict import CheckCellError, is_check_cell, judge, read_emission, split_check_cell
@@ -62,6 +64,86 @@ def test_every_check_cell_of_the_course_is_readable_and_has_hidden_values(aid):
         spec, _ = split_check_cell(cell.source)
         assert any(c["hidden"] and c["kind"] == "value" for c in spec["checks"]), cell.metadata.nbgrader.grade_id
         assert any(not c["hidden"] and c["kind"] == "value" for c in spec["checks"]), cell.metadata.nbgrader.grade_id
+
+
+def _numbers(value):
+    if isinstance(value, (list, tuple)):
+        return [x for item in value for x in _numbers(item)]
+    return [float(value)]
+
+
+def _literals(source):
+    """Every numeric literal (number, list, tuple) in `source`, flattened."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        try:
+            value = ast.literal_eval(node)
+            if not isinstance(value, (str, bool, bytes, type(None))):
+                found.append(np.array(_numbers(value)))
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            pass
+    return found
+
+
+def _printed(nb):
+    """Numbers with 3 or more significant digits anywhere in a notebook: sources and outputs."""
+    texts = [cell.source for cell in nb.cells]
+    texts += [output.get("text", "") + "".join(v for k, v in output.get("data", {}).items() if k.startswith("text/"))
+              for cell in nb.cells for output in cell.get("outputs", [])]
+    numbers = re.findall(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?", "\n".join(texts))
+    digits = lambda n: len(re.sub(r"[eE].*", "", n).lstrip("+-").replace(".", "").lstrip("0"))
+    return np.array([float(n) for n in numbers if digits(n) >= 3])
+
+
+def guesses(check, kernel_source, visible, printed):
+    """Why a hidden value check's expected value could be forged without solving the exercise."""
+    e = np.array(_numbers(check["expected"]))
+    near = lambda a: a.shape == e.shape and bool((np.abs(a - e) <= check["atol"] + check["rtol"] * np.abs(e)).all())
+    why = []
+    if any(near(np.full(e.shape, c)) for c in (0.0, 1.0, -1.0)):
+        why.append("a constant 0, 1 or -1")
+    if any(near(v) for v in visible):
+        why.append("the expected value of a visible check")
+    if any(near(lit) for lit in _literals(kernel_source) if lit.size == e.size and e.size > 0):
+        why.append("a literal the kernel receives (an input echoed back)")
+    if e.size == 1 and printed.size and near(printed[np.argmin(np.abs(printed - e[0]))].reshape(e.shape)):
+        why.append("a number printed in the student's notebook")
+    return why
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_no_hidden_expected_value_can_be_forged_from_what_the_kernel_sees(aid):
+    """The cap on a check cell's score is the share of hidden values the code really computes.
+    That holds only if a forger who knows everything the kernel sees (the student's notebook
+    with its printed outputs, the check cells as the grader sends them, hidden inputs included)
+    cannot write a hidden expected value down without computing it: no hidden expected value
+    is a trivial constant, a visible check's expected value, one of the kernel's literals or a
+    number printed in the student's notebook."""
+    printed = _printed(nbformat.read(CHAPTERS / f"{aid}.ipynb", as_version=4))
+    found = []
+    for cell in nbformat.read(source_notebook(aid), as_version=4).cells:
+        if not is_check_cell(cell):
+            continue
+        spec, kernel_source = split_check_cell(cell.source)
+        visible = [np.array(_numbers(c["expected"])) for c in spec["checks"] if c["kind"] == "value" and not c["hidden"]]
+        for check in spec["checks"]:
+            if check["kind"] == "value" and check["hidden"]:
+                why = guesses(check, kernel_source, visible, printed)
+                found += [f"{cell.metadata.nbgrader.grade_id}: {check['label']!r} is {', '.join(why)}"] if why else []
+    assert not found, "hidden checks a forger could pass without the code:\n" + "\n".join(found)
+
+
+def test_the_forgery_test_finds_guessable_hidden_values():
+    cell = CELL.replace('(31415.9265, [1.0, 2.0]), rtol=1e-3)', '(0.0, 0.0))').replace("demo(2.0)", "demo(0.0)")
+    spec, kernel_source = split_check_cell(cell)
+    assert guesses(spec["checks"][2], kernel_source, [np.array([2.5])], np.array([])) == ["a constant 0, 1 or -1"]
+    spec, kernel_source = split_check_cell(CELL.replace("demo(2.0), (31415.9265, [1.0, 2.0])", "demo(2.5), 2.5"))
+    assert guesses(spec["checks"][2], kernel_source, [np.array([2.5])], np.array([])) == [
+        "the expected value of a visible check", "a literal the kernel receives (an input echoed back)"]
+    spec, kernel_source = split_check_cell(CELL)
+    assert guesses(spec["checks"][2], kernel_source, [np.array([2.5])], np.array([31415.93, 7.0])) == []
+    assert guesses({**spec["checks"][0], "expected": 27182.818}, kernel_source, [], np.array([27182.82])) == [
+        "a number printed in the student's notebook"]
 
 
 def emission(answers, nonce="n0nce", kind="display_data"):
