@@ -30,11 +30,13 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from queue import Empty
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, Integer, List, Type, Unicode
 
 SYSTEM_PATHS = ["/usr", "/etc", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin"]
 PASSED_ENV = ["LANG", "LC_ALL", "MPLBACKEND", "COURSE_DEVICE", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -62,9 +64,34 @@ def check_available():
         raise SandboxUnavailable(f"bwrap could not start a sandbox here: {probe.stderr.strip()}")
 
 
+class ReadyKernelClient(AsyncKernelClient):
+    """jupyter_client's client, less the 0.2 s it waits for IOPub to fall silent once the kernel
+    is ready: one message through IOPub proves it is connected; stray ones are ignored later."""
+
+    async def _async_wait_for_ready(self, timeout=None):
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+                if reply["msg_type"] == "kernel_info_reply":
+                    await self.iopub_channel.get_msg(timeout=0.2)  # the welcome or a status message
+                    return self._handle_kernel_info_reply(reply)
+            except Empty:
+                pass
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+    wait_for_ready = _async_wait_for_ready
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """An ipykernel in a scratch folder of its own, forked from the warm sandbox (Zygote) or,
     with warm = False, started in a fresh bwrap + setpriv + prlimit."""
+
+    client_factory = Type(ReadyKernelClient, klass=AsyncKernelClient, config=True)
 
     base = Unicode("/var/tmp/course-sandbox", config=True,
                    help="Folder for the scratch folders (kept off /tmp: the sandbox's /tmp lives in them)")
@@ -276,7 +303,7 @@ class ZygoteProcess:
         return status
 
     def send_signal(self, signum):
-        self.zygote.ask(op="signal", pid=self.pid, signum=int(signum))
+        self.zygote.ask(op="signal", pid=self.pid, signum=int(signum), wait=signum == signal.SIGKILL)
 
     def kill(self):
         self.send_signal(signal.SIGKILL)
@@ -293,6 +320,8 @@ class SandboxedExecute(Execute):
     max_output_bytes = Integer(1_000_000, config=True, help="Output kept per cell; the rest is dropped")
 
     def __init__(self, *args, **kwargs):
+        # Every process of the kernel's uid is killed afterwards anyway: no polite shutdown to wait for.
+        kwargs.setdefault("shutdown_kernel", "immediate")
         super().__init__(*args, **kwargs)
         if self.sandbox:
             check_available()  # refuse loudly rather than run strangers' code unconfined

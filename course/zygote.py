@@ -103,6 +103,11 @@ def handle(request, sockets):
             os.killpg(request["pid"], request["signum"])
         except ProcessLookupError:
             pass
+        if request.get("wait") and request["pid"] not in exit_codes:  # SIGKILL: reap it now, no polling
+            try:
+                exit_codes[request["pid"]] = os.waitstatus_to_exitcode(os.waitpid(request["pid"], 0)[1])
+            except ChildProcessError:
+                pass
         return {}
     if op == "purge":
         return {"clean": purge(request["uid"])}
@@ -111,6 +116,9 @@ def handle(request, sockets):
 
 def main(path):
     import ipykernel.kernelapp  # noqa: F401 -- imported once here, inherited by every kernel
+    import ipykernel.debugger  # noqa: F401 -- the kernel imports debugpy at start (~0.5 s)
+    import ipykernel.ipkernel  # noqa: F401
+    import matplotlib_inline.backend_inline  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
     import numpy  # noqa: F401
     import torch  # noqa: F401
