@@ -23,6 +23,7 @@ import argparse
 import concurrent.futures
 import csv
 import dataclasses
+import functools
 import json
 import multiprocessing
 import os
@@ -37,7 +38,7 @@ from nbgrader.plugins.export import CsvExportPlugin
 
 from . import ASSIGNMENTS, AUTOGRADERS, ledger, lms, logs, report
 from .gradebook import nbgrader_api
-from .sandbox import SandboxUnavailable, check_available
+from .sandbox import SandboxUnavailable, Zygote, check_available, shared_warm_sandbox
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # a course notebook with its figures is well under 1 MB
 
@@ -89,14 +90,19 @@ def problem_with(path, assignment, known_ids):
 _worker = {}
 
 
-def _share_cores(workers, root=None):
-    """Pool initializer: kernels inherit this, so N kernels do not each use every core.
-    The worker logs to <root>/grading.log, and so does whatever its kernels print."""
-    threads = str(max(1, (os.cpu_count() or 1) // workers))
+def _start_worker(workers, root=None, environ=None, warm_sandbox=None):
+    """Pool initializer. A worker is forked from a server that imported the grader once, so it
+    takes this batch's environment; kernels inherit the thread limits, so N kernels do not each
+    use every core. The worker logs to <root>/grading.log, and so does whatever its kernels
+    print, and forks its kernels from the batch's warm sandbox."""
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = threads
+        os.environ[name] = str(_threads(workers))
     if root is not None:
         logs.setup(root, worker=True, redirect_fds=True)
+    Zygote.shared = warm_sandbox
 
 
 def _worker_state(root, db_url, sandbox):
@@ -216,7 +222,7 @@ def write_report(outcomes, path):
             writer.writerow([o.student, o.assignment, o.status, o.score, o.max_score, o.message])
 
 
-def run_jobs(jobs, workers, scheduler=None, log_root=None):
+def run_jobs(jobs, workers, scheduler=None, log_root=None, warm_sandbox=None):
     """Yield Outcomes as they finish: on a local process pool, or on a Dask cluster
     when `scheduler` is its address. A grader that fails (not a submission) is reported too."""
     if scheduler:
@@ -225,8 +231,9 @@ def run_jobs(jobs, workers, scheduler=None, log_root=None):
         client = Client(scheduler)
         submit, finished, close = (lambda job: client.submit(grade_one, *job, pure=False)), as_completed, client.close
     else:
-        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                      initializer=_share_cores, initargs=(workers, log_root))
+        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=_forkserver(),
+                                                      initializer=_start_worker,
+                                                      initargs=(workers, log_root, dict(os.environ), warm_sandbox))
         submit, finished, close = (lambda job: pool.submit(grade_one, *job)), concurrent.futures.as_completed, pool.shutdown
     try:
         futures = {submit(job): job for job in jobs}
@@ -238,6 +245,19 @@ def run_jobs(jobs, workers, scheduler=None, log_root=None):
                 yield Outcome(job[3], job[2], "not graded", message=f"grader failed: {error!r}")
     finally:
         close()
+
+
+def _threads(workers):
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+@functools.cache
+def _forkserver():
+    """Workers forked from a server that imported the grader once (not fork: the caller may
+    have threads; not spawn: each worker would import nbgrader and the course again)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["course.grade"])
+    return context
 
 
 def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback=True, workers=1,
@@ -284,7 +304,9 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
     jobs = [(str(root), db_url, a, s, feedback, sandbox, force) for a in assignments for s in students]
     outcomes = []
     if jobs:
-        for n, outcome in enumerate(run_jobs(jobs, workers, scheduler, root), 1):
+        # One warm sandbox for the batch, started now so its imports overlap the workers' start.
+        warm = shared_warm_sandbox(api.config, _threads(workers)) if sandbox is True and not scheduler else None
+        for n, outcome in enumerate(run_jobs(jobs, workers, scheduler, root, warm), 1):
             outcomes.append(outcome)
             score = f"{outcome.score:g}/{outcome.max_score:g}" if outcome.status == "graded" else outcome.status
             took = "unchanged since graded" if outcome.unchanged else f"{outcome.seconds:.1f}s"

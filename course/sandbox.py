@@ -227,60 +227,97 @@ class SandboxKernelManager(AsyncKernelManager):
 
 
 class Zygote:
-    """The warm sandbox of this process: bwrap around course/zygote.py, asked over a unix socket."""
+    """A warm sandbox: bwrap around course/zygote.py, asked over a unix socket. A grading batch
+    starts one and its workers attach to it (`shared`, set in each worker); any other process
+    that needs one starts its own. Each connection is served on its own; kernels of different
+    connections are kept apart by uid and by a network and IPC namespace each."""
 
     _instance = None
+    shared = None  # (socket, root) of the batch's warm sandbox, in a worker of that batch
     SOURCE = (Path(__file__).parent / "zygote.py").read_text()
 
     @classmethod
     def of(cls, manager):
-        if cls._instance is None or cls._instance.process.poll() is not None:
-            cls._instance = cls(manager)
+        if cls._instance is None or not cls._instance.alive():
+            cls._instance = cls(*cls.shared) if cls.shared else cls.start(manager)
         return cls._instance
 
-    def __init__(self, manager):
+    def __init__(self, path, root, process=None, log=None):
+        self.path, self.root, self.process, self.log = Path(path), Path(root), process, log
+        self.lock, self.stream = threading.Lock(), None
+
+    @classmethod
+    def start(cls, manager, threads=None):
+        """Start a warm sandbox; it is ready (imports done) when its socket answers. `threads`:
+        the math libraries' threads per kernel (torch reads them when the sandbox imports it)."""
         Path(manager.base).mkdir(parents=True, exist_ok=True)
-        self.root = Path(tempfile.mkdtemp(prefix="zygote-", dir=manager.base))
-        os.chmod(self.root, 0o711)
-        path = self.root / "zygote.sock"
+        root = Path(tempfile.mkdtemp(prefix="zygote-", dir=manager.base))
+        os.chmod(root, 0o711)
         env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
-        env.update(PATH=f"{sys.prefix}/bin:/usr/bin:/bin", HOME=str(self.root), MPLCONFIGDIR=str(self.root / "mpl"),
+        env.update(PATH=f"{sys.prefix}/bin:/usr/bin:/bin", HOME=str(root), MPLCONFIGDIR=str(root / "mpl"),
                    MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONDONTWRITEBYTECODE="1")
+        if threads is not None:
+            env.update({name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
         env.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS threads to lose across fork()
-        args = manager._bwrap(self.root, private_tmp=False) + [
-            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
+        args = manager._bwrap(root, private_tmp=False) + [  # SYS_ADMIN: a network namespace per kernel
+            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL", "--cap-add", "CAP_SYS_ADMIN"]
         args += [arg for key, value in env.items() for arg in ("--setenv", key, value)]
-        self.log = open(self.root / "zygote.log", "w+")
-        os.chmod(self.log.name, 0o600)  # kernels' stray fd output lands here: not for the next kernel
-        self.process = subprocess.Popen(args + ["--", sys.executable, "-c", self.SOURCE, str(path)],
-                                        stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-                                        start_new_session=True)
-        self.lock = threading.Lock()
-        deadline = time.monotonic() + 120
-        while not path.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.log.seek(0)
-                raise SandboxUnavailable(f"the warm sandbox did not start: {self.log.read()[-2000:]}")
-            time.sleep(0.05)
-        self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.conn.connect(str(path))
-        self.stream = self.conn.makefile("rw")
-        atexit.register(self.close)
+        log = open(root / "zygote.log", "w+")
+        os.chmod(log.name, 0o600)  # kernels' stray fd output lands here: not for the next kernel
+        process = subprocess.Popen(args + ["--", sys.executable, "-c", cls.SOURCE, str(root / "zygote.sock")],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        zygote = cls(root / "zygote.sock", root, process, log)
+        atexit.register(zygote.close)
+        return zygote
+
+    def alive(self):
+        return self.process is None or self.process.poll() is None
+
+    def _connect(self):
+        deadline, refused = time.monotonic() + 120, 0
+        while True:
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                conn.connect(str(self.path))
+                self.stream = conn.makefile("rw")
+                return
+            except (FileNotFoundError, ConnectionRefusedError) as error:
+                conn.close()
+                refused += isinstance(error, ConnectionRefusedError)  # bound, not listening yet; or gone
+                if not self.alive() or time.monotonic() > deadline or refused > 100:
+                    why = ""
+                    if self.log is not None:
+                        self.log.seek(0)
+                        why = f": {self.log.read()[-2000:]}"
+                    raise SandboxUnavailable(f"the warm sandbox did not start{why}") from None
+                time.sleep(0.05)
 
     def ask(self, **request):
         with self.lock:
+            if self.stream is None:
+                self._connect()
             self.stream.write(json.dumps(request) + "\n")
             self.stream.flush()
             line = self.stream.readline()
-        if not line:
-            raise SandboxUnavailable("the warm sandbox stopped answering")
+            if not line:
+                self.stream = None
+                raise SandboxUnavailable("the warm sandbox stopped answering")
         return json.loads(line)
 
     def close(self):
+        if self.process is None:
+            return
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def shared_warm_sandbox(config, threads):
+    """This process's warm sandbox, started if need be, for a batch's workers: (socket, root)."""
+    if Zygote._instance is None or not Zygote._instance.alive():
+        Zygote._instance = Zygote.start(SandboxKernelManager(config=config), threads)
+    return str(Zygote._instance.path), str(Zygote._instance.root)
 
 
 class ZygoteProcess:

@@ -1,4 +1,4 @@
-"""A warm kernel factory that runs inside one sandbox per grading worker (course/sandbox.py).
+"""A warm kernel factory that runs inside one sandbox per grading batch (course/sandbox.py).
 
 It imports what every kernel needs once (torch and the part an optimizer's first step
 loads, numpy, matplotlib, ipykernel), then forks
@@ -10,11 +10,16 @@ import ctypes
 import json
 import os
 import resource
+import selectors
 import signal
 import socket
 import sys
 import tempfile
 import time
+
+
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET, CLONE_NEWIPC = 0x40000000, 0x08000000
 
 
 def run_kernel(request, sockets):
@@ -23,13 +28,16 @@ def run_kernel(request, sockets):
         os.setsid()
         for sock in sockets:
             sock.close()
+        # A network and an IPC namespace of its own: nothing to reach, not even the other kernels.
+        if libc.unshare(CLONE_NEWNET | CLONE_NEWIPC) != 0:
+            raise OSError(ctypes.get_errno(), "unshare")
         for name, value in request["limits"].items():
             resource.setrlimit(getattr(resource, name), (value, value))
         uid = request["uid"]
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-        ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -127,13 +135,29 @@ def main(path):
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     os.chmod(path, 0o600)  # only the grader (root) may ask for kernels
-    server.listen(1)
+    server.listen(16)
+    chosen = selectors.DefaultSelector()  # one connection per grading worker, served in turn
+    chosen.register(server, selectors.EVENT_READ)
+    pending = {}
     while True:
-        conn, _ = server.accept()
-        with conn, conn.makefile("rw") as stream:
-            for line in stream:
-                stream.write(json.dumps(handle(json.loads(line), [server, conn])) + "\n")
-                stream.flush()
+        for key, _ in chosen.select():
+            if key.fileobj is server:
+                conn, _ = server.accept()
+                chosen.register(conn, selectors.EVENT_READ)
+                pending[conn] = b""
+                continue
+            conn = key.fileobj
+            data = conn.recv(1 << 16)
+            if not data:
+                chosen.unregister(conn)
+                conn.close()
+                del pending[conn]
+                continue
+            pending[conn] += data
+            while b"\n" in pending[conn]:
+                line, pending[conn] = pending[conn].split(b"\n", 1)
+                reply = handle(json.loads(line), [chosen, server, *pending])
+                conn.sendall((json.dumps(reply) + "\n").encode())
 
 
 if __name__ == "__main__":
