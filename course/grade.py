@@ -253,10 +253,12 @@ def _threads(workers):
 
 @functools.cache
 def _forkserver():
-    """Workers forked from a server that imported the grader once (not fork: the caller may
-    have threads; not spawn: each worker would import nbgrader and the course again)."""
+    """Workers forked from a server that imported the grader's libraries once (not fork: the
+    caller may have threads; not spawn: each worker would import nbgrader again). Not this
+    module itself: `python -m course.grade` has each worker run it as its __main__."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["course.grade"])
+    context.set_forkserver_preload(["course.gradebook", "course.sandbox", "course.report", "course.lms",
+                                    "course.ledger", "nbgrader.plugins.export"])
     return context
 
 

@@ -7,6 +7,8 @@ import sys
 import tempfile
 from nbgrader.apps import NbGraderAPI
 from nbgrader.converters import Autograde
+from nbgrader.exchange import ExchangeError, ExchangeFactory
+from nbgrader.exchange.abc import ExchangeList
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import OverwriteCells
 from traitlets.config.loader import PyFileConfigLoader
@@ -53,6 +55,15 @@ def nbgrader_config(root=None, db_url=None, sandbox=True):
     return config
 
 
+class NoExchangeList(ExchangeList):
+    """Grading and generating never use the exchange, yet nbgrader's API lists it when created:
+    a walk of every inbound submission, or an error on the terminal where there is none."""
+
+    def start(self):
+        raise ExchangeError("not listed: this API grades, it does not use the exchange")
+
+
 def nbgrader_api(root=None, db_url=None, sandbox=True):
     config = nbgrader_config(root, db_url, sandbox)
-    return NbGraderAPI(CourseDirectory(config=config), config=config)
+    return NbGraderAPI(CourseDirectory(config=config), config=config,
+                       exchange=ExchangeFactory(config=config, list=NoExchangeList))
