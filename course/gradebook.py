@@ -47,6 +47,8 @@ def nbgrader_config(root=None, db_url=None, sandbox=True):
         config.KernelManager.ip = os.path.join(_ipc_folder(), "kernel")
     elif sandbox == "cold":  # a fresh sandbox per kernel instead of kernels forked from a warm one
         config.SandboxKernelManager.warm = False
+    if "exporter_class" not in config.GenerateFeedback:
+        config.GenerateFeedback.exporter_class = "course.feedback.FeedbackExporter"
     if "sanitize_preprocessors" not in config.Autograde:
         # nbgrader puts a deleted check cell back without a cell id: give it one right away.
         steps = list(Autograde.class_traits()["sanitize_preprocessors"].make_dynamic_default())

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import AUTOGRADERS
 
 GRADER_FILES = [AUTOGRADERS / "nbgrader_config.py"] + [
-    Path(__file__).parent / name for name in ("checks.py", "verdict.py", "setup_cell.py", "grade.py", "sandbox.py",
+    Path(__file__).parent / name for name in ("checks.py", "verdict.py", "setup_cell.py", "grade.py", "sandbox.py", "feedback.py",
                                               "zygote.py", "gradebook.py")]
 
 
