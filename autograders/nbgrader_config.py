@@ -16,9 +16,11 @@ c.CourseDirectory.db_url = os.environ.get(
 # The verdict is reached outside the student's kernel (course/verdict.py): SendValuesOnly
 # sends each check cell without its expected values, the kernel (sandboxed: course/sandbox.py)
 # only emits the answers as JSON, and JudgeChecks compares them and writes each check cell's
-# outputs and score itself, before SaveAutoGrades reads them.
+# outputs and score itself, before SaveAutoGrades reads them. Cells after the last exercise
+# and check cannot change a grade and are not run (SkipCellsAfterTheLastExercise).
 c.Autograde.autograde_preprocessors = [
     "course.verdict.SendValuesOnly",
+    "course.verdict.SkipCellsAfterTheLastExercise",
     "course.sandbox.SandboxedExecute",
     "course.verdict.JudgeChecks",
     "nbgrader.preprocessors.IgnorePattern",

@@ -150,6 +150,23 @@ class SendValuesOnly(NbGraderPreprocessor):
         return nb, resources
 
 
+class SkipCellsAfterTheLastExercise(NbGraderPreprocessor):
+    """Before execution: cells run in order, so a code cell after the last exercise and the last
+    check cannot change a grade (the chapter's closing demos and animations). It is not run; in
+    the feedback its output says so."""
+
+    note = "(not run by the grader: no exercise or check comes after this cell)\n"
+
+    def preprocess(self, nb, resources):
+        graded = [i for i, cell in enumerate(nb.cells) if is_grade(cell) or is_solution(cell)]
+        for cell in nb.cells[graded[-1] + 1:] if graded else []:
+            if cell.cell_type == "code":
+                cell.metadata.setdefault("tags", []).append("skip-execution")  # nbclient's tag for it
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=self.note)]
+                cell.execution_count = None
+        return nb, resources
+
+
 def _valid(answer, depth=0):
     """Is `answer` an encoded answer (course/checks.py's encode) and nothing else?"""
     if type(answer) is not dict or depth > 8:
