@@ -285,6 +285,8 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
     else:
         print("WARNING: grading without the sandbox: student code runs with your permissions", file=out)
     api = nbgrader_api(root, db_url, sandbox)
+    # One warm sandbox for the batch, started first: its imports overlap everything until a kernel is due.
+    warm = shared_warm_sandbox(api.config, _threads(workers)) if sandbox is True and not scheduler else None
     root, db_url = Path(api.coursedir.root), api.coursedir.db_url
     logs.setup(root)
     if roster is None and (root / "roster.csv").is_file():
@@ -306,8 +308,6 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
     jobs = [(str(root), db_url, a, s, feedback, sandbox, force) for a in assignments for s in students]
     outcomes = []
     if jobs:
-        # One warm sandbox for the batch, started now so its imports overlap the workers' start.
-        warm = shared_warm_sandbox(api.config, _threads(workers)) if sandbox is True and not scheduler else None
         for n, outcome in enumerate(run_jobs(jobs, workers, scheduler, root, warm), 1):
             outcomes.append(outcome)
             score = f"{outcome.score:g}/{outcome.max_score:g}" if outcome.status == "graded" else outcome.status

@@ -5,11 +5,14 @@ import os
 import shutil
 import sys
 import tempfile
+
+import nbgrader.api
+import sqlalchemy
 from nbgrader.apps import NbGraderAPI
 from nbgrader.converters import Autograde
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeError, ExchangeFactory
 from nbgrader.exchange.abc import ExchangeList
-from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import OverwriteCells
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -20,6 +23,16 @@ from . import AUTOGRADERS, SOLUTIONS
 _bin = os.path.dirname(sys.executable)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
+
+
+@functools.cache
+def _engine(url, **options):
+    return sqlalchemy.create_engine(url, **options)
+
+
+# nbgrader opens the gradebook, with a new SQLAlchemy engine, about nine times per submission;
+# one engine per database and process keeps SQLAlchemy's compiled statements between them.
+nbgrader.api.create_engine = _engine
 
 
 @functools.cache
