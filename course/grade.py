@@ -258,7 +258,7 @@ def _forkserver():
     module itself: `python -m course.grade` has each worker run it as its __main__."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["course.gradebook", "course.sandbox", "course.report", "course.lms",
-                                    "course.ledger", "nbgrader.plugins.export"])
+                                    "course.ledger", "course.feedback", "nbgrader.plugins.export"])
     return context
 
 

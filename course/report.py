@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 TOP_MESSAGES = 5  # failure messages shown per check
 
@@ -152,14 +150,22 @@ def collect(gb, root, assignments, outcomes=()):
     return views
 
 
+def _figure(**options):
+    from matplotlib.figure import Figure  # here, not above: grading workers import this module, never draw
+
+    return Figure(dpi=100, layout="constrained", **options)
+
+
 def _png(figure):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def histogram_png(view):
-    figure = Figure(figsize=(6, 2.8), dpi=100, layout="constrained")
+    figure = _figure(figsize=(6, 2.8))
     axes = figure.add_subplot()
     top = view.max_score or 1.0
     bins = [top * k / max(1, min(20, int(top))) for k in range(max(1, min(20, int(top))) + 1)]
@@ -174,7 +180,7 @@ def histogram_png(view):
 
 def pass_rate_png(view):
     checks = [c for c in view.checks.values() if c.passed + c.failed]
-    figure = Figure(figsize=(6, 0.6 + 0.28 * max(1, len(checks))), dpi=100, layout="constrained")
+    figure = _figure(figsize=(6, 0.6 + 0.28 * max(1, len(checks))))
     axes = figure.add_subplot()
     names = [f"{view.exercises[c.cell].name}: {c.label}"[:60] for c in checks]
     rates = [100 * c.passed / (c.passed + c.failed) for c in checks]
