@@ -12,7 +12,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeError, ExchangeFactory
-from nbgrader.exchange.abc import ExchangeList
+from nbgrader.exchange.default.list import ExchangeList  # the default exchange, whose config (root) the course sets
 from nbgrader.preprocessors import OverwriteCells
 from traitlets.config.loader import PyFileConfigLoader
 

@@ -87,6 +87,31 @@ class ReadyKernelClient(AsyncKernelClient):
     wait_for_ready = _async_wait_for_ready
 
 
+def kill_uid(uid, timeout=10):
+    """Kill every process of a cold sandbox's uid and wait until none is left (True), as the warm
+    sandbox's purge does: they die with its PID namespace, but not at once, and the next kernel
+    given this uid must not inherit them (its process limit would count them)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = [int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit() and _owner(entry.path) == uid]
+        if not left:
+            return True
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    return False
+
+
+def _owner(path):
+    try:
+        return os.stat(path).st_uid
+    except OSError:
+        return None
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """An ipykernel in a scratch folder of its own, forked from the warm sandbox (Zygote) or,
     with warm = False, started in a fresh bwrap + setpriv + prlimit."""
@@ -108,6 +133,7 @@ class SandboxKernelManager(AsyncKernelManager):
     scratch = zygote = uid = None
     _uid_lock = None
     live = {}  # scratch folder -> (zygote, uid) not yet cleaned up, for SandboxedExecute's last resort
+    stuck_uids = []  # locks kept for uids whose processes could not be killed
 
     def _claim_uid(self):
         """A uid no other sandbox holds now: an flock on <base>/uids/<n>.lock, held until cleanup."""
@@ -216,13 +242,18 @@ class SandboxKernelManager(AsyncKernelManager):
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
             if self.zygote is not None:
-                self.zygote.ask(op="purge", uid=self.uid)  # the kernel and all it started
+                clean = self.zygote.ask(op="purge", uid=self.uid)["clean"]  # the kernel and all it started
+            else:
+                clean = self.uid is None or kill_uid(self.uid)
             if self.scratch is not None:
                 shutil.rmtree(self.scratch, ignore_errors=True)
                 self.live.pop(self.scratch, None)
                 self.scratch = None
             if self._uid_lock is not None:
-                self._uid_lock.close()
+                if clean:
+                    self._uid_lock.close()
+                else:  # a process of this uid outlived every kill: no later kernel gets this uid
+                    self.stuck_uids.append(self._uid_lock)
                 self._uid_lock = None
 
 
@@ -375,6 +406,8 @@ class SandboxedExecute(Execute):
                 zygote, uid = SandboxKernelManager.live.pop(scratch)
                 if zygote is not None:
                     zygote.ask(op="purge", uid=uid)
+                else:
+                    kill_uid(uid)
                 shutil.rmtree(scratch, ignore_errors=True)
 
     def cell_timeout(self, cell):

@@ -306,8 +306,10 @@ def sentinel_batch(tmp_path_factory):
         cell.checksum = compute_checksum(nbformat.v4.new_code_cell(cell.source, metadata=stored.metadata))
         gb.db.commit()
     nb = with_solutions(released, reference_sources(AID))
-    nb.cells.append(nbformat.v4.new_code_cell(PROBE.replace("@INPUT@", SENTINEL_INPUT[::-1])
-                                              .replace("@EXPECTED@", SENTINEL_EXPECTED[::-1])))
+    # Right after the sentinel's check cell: cells after the last check are not run.
+    after = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "test_fun_dz")
+    nb.cells.insert(after + 1, nbformat.v4.new_code_cell(PROBE.replace("@INPUT@", SENTINEL_INPUT[::-1])
+                                                         .replace("@EXPECTED@", SENTINEL_EXPECTED[::-1])))
     submit(root, "probe", nb)
     (outcome,) = grade_batch(root, [AID], workers=1)
     graded = nbformat.read(root / "autograded" / "probe" / AID / f"{AID}.ipynb", as_version=4)
@@ -316,7 +318,8 @@ def sentinel_batch(tmp_path_factory):
 
 def test_no_hidden_expected_value_is_anywhere_the_kernel_can_read(sentinel_batch):
     outcome, graded = sentinel_batch
-    seen = "".join(o.get("text", "") for o in graded.cells[-1].outputs)
+    probe = next(c for c in graded.cells if "def _scan(needle):" in c.source)
+    seen = "".join(o.get("text", "") for o in probe.outputs)
     assert "input found in: ['the code it ran'" in seen, seen  # the probe does find what the kernel got
     assert "expected found in: []" in seen, seen
     # The grader did judge the sentinel check, with the value the kernel never saw.

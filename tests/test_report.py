@@ -37,7 +37,8 @@ ROSTER = [  # student_id, name, email, login, sis_id
     ("s-absent", "Ed Absent", "ed@example.edu", "eabsent", "S005"),  # submits nothing
 ]
 NOISE = ["SAWarning", "MissingIDFieldWarning", "without encryption", "Ctrl-C will not work",
-         "not in session, add operation", "Cell is missing an id field", "Unwritable directory"]
+         "not in session, add operation", "Cell is missing an id field", "Unwritable directory",
+         "not recognized"]
 
 
 @pytest.fixture(scope="module")
