@@ -31,6 +31,8 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # Seconds per cell (COURSE_CELL_TIMEOUT overrides); a cell's metadata.course.timeout too, capped.
+# Notebooks are validated once, after the last step, not after each of them (nbconvert's option).
+c.Exporter.optimistic_validation = True
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "120"))
 c.SandboxedExecute.max_cell_timeout = 600
 c.SandboxedExecute.max_output_bytes = 1_000_000

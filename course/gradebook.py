@@ -33,6 +33,17 @@ def _engine(url, **options):
 # nbgrader opens the gradebook, with a new SQLAlchemy engine, about nine times per submission;
 # one engine per database and process keeps SQLAlchemy's compiled statements between them.
 nbgrader.api.create_engine = _engine
+_create_all = nbgrader.api.Base.metadata.create_all
+
+
+def _create_missing_tables(bind, **options):
+    """At each of those opens nbgrader has SQLAlchemy create its tables, which looks for them one
+    by one; one look at the table names does the same when all of them are there."""
+    if not set(nbgrader.api.Base.metadata.tables) <= set(sqlalchemy.inspect(bind).get_table_names()):
+        _create_all(bind=bind, **options)
+
+
+nbgrader.api.Base.metadata.create_all = _create_missing_tables
 
 
 @functools.cache

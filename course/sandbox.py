@@ -220,6 +220,7 @@ class SandboxKernelManager(AsyncKernelManager):
         # SIGINT to the process group would reach bwrap first and end the sandbox: ask instead.
         self.kernel_spec.interrupt_mode = "message"
         cmd, kw = await super()._async_pre_start_kernel(**kw)
+        cmd = [*cmd, "--HistoryManager.enabled=False"]  # no SQLite file and saving thread per kernel
         os.chown(self.connection_file, uid, uid)
         env = kw.get("env") or os.environ
         kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; the kernel's is below

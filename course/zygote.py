@@ -126,6 +126,10 @@ def main(path):
     import ipykernel.kernelapp  # noqa: F401 -- imported once here, inherited by every kernel
     import ipykernel.debugger  # noqa: F401 -- the kernel imports debugpy at start (~0.5 s)
     import ipykernel.ipkernel  # noqa: F401
+    # What a kernel's start imports besides (its shell's debugger, history, completer).
+    import IPython.core.completerlib, IPython.core.debugger, IPython.core.oinspect  # noqa: F401, E401
+    import IPython.extensions.storemagic, faulthandler  # noqa: F401, E401
+    import sqlite3, tornado.platform.asyncio  # noqa: F401, E401
     import matplotlib_inline.backend_inline  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
     import numpy  # noqa: F401

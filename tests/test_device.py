@@ -38,6 +38,27 @@ def test_checks_compare_tensors_from_any_device(monkeypatch):
     assert checks.score() == 1
 
 
+def test_seed_everything_seeds_as_torch_manual_seed_does(monkeypatch):
+    namespace = {}
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    exec(compile(SETUP_CELL, "setup_cell", "exec"), namespace)
+    torch.manual_seed(7)
+    expected = torch.rand(5), torch.randn(3)
+    torch.manual_seed(0)
+    namespace["seed_everything"](7)
+    assert all(torch.equal(a, b) for a, b in zip((torch.rand(5), torch.randn(3)), expected))
+    namespace["seed_everything"](8)
+    assert not torch.equal(torch.rand(5), expected[0])
+    if torch.cuda.is_available():  # the GPU's generator too, where a GPU is the device
+        monkeypatch.setenv("COURSE_DEVICE", "cuda")
+        exec(compile(SETUP_CELL, "setup_cell", "exec"), namespace)
+        torch.manual_seed(7)
+        on_gpu = torch.rand(5, device="cuda")
+        torch.manual_seed(0)
+        namespace["seed_everything"](7)
+        assert torch.equal(torch.rand(5, device="cuda"), on_gpu)
+
+
 CODE_CELLS = [(aid, i, cell.source) for aid in ASSIGNMENTS
               for i, cell in enumerate(nbformat.read(source_notebook(aid), as_version=4).cells)
               if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") != "setup"]
