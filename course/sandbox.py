@@ -38,6 +38,8 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Type, Unicode
 
+from .zygote import processes_of
+
 SYSTEM_PATHS = ["/usr", "/etc", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin"]
 PASSED_ENV = ["LANG", "LC_ALL", "MPLBACKEND", "COURSE_DEVICE", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
               "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES"]
@@ -93,7 +95,7 @@ def kill_uid(uid, timeout=10):
     given this uid must not inherit them (its process limit would count them)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        left = [int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit() and _owner(entry.path) == uid]
+        left = processes_of(uid)
         if not left:
             return True
         for pid in left:
@@ -103,13 +105,6 @@ def kill_uid(uid, timeout=10):
                 pass
         time.sleep(0.05)
     return False
-
-
-def _owner(path):
-    try:
-        return os.stat(path).st_uid
-    except OSError:
-        return None
 
 
 class SandboxKernelManager(AsyncKernelManager):

@@ -4,7 +4,7 @@ Every checker takes an open Playwright page and returns a list of problems (stri
 empty list means the page is fine. The checkers are also run on planted faults in
 tests/test_browser.py, so a checker that stops catching anything fails the suite.
 
-For development, point the tests at another build without rebuilding /work/main/_build:
+For development, point the tests at another build without rebuilding the repository's _build/:
     COURSE_SITE=/tmp/site/_build/html   the built html folder to test instead of the `site`
                                         fixture's (the `site_root` fixture then skips the build)
     COURSE_SOURCE=/tmp/copy             the repository that site was built from (its
