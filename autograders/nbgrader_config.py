@@ -36,6 +36,10 @@ c.Exporter.optimistic_validation = True
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "120"))
 c.SandboxedExecute.max_cell_timeout = 600
 c.SandboxedExecute.max_output_bytes = 1_000_000
+# A hidden check's feedback says pass or FAIL, the likely mistake and the hint, not its expected
+# value (a resubmission could copy it); COURSE_SHOW_HIDDEN_VALUES=1 (course.grade
+# --show-hidden-values, e.g. after the last deadline) shows the values too.
+c.JudgeChecks.show_hidden_values = os.environ.get("COURSE_SHOW_HIDDEN_VALUES") == "1"
 # Feedback shows which checks failed, never the hidden tests' source.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
@@ -43,6 +47,10 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.Exchange.root = os.environ.get("COURSE_EXCHANGE", "/srv/nbgrader/exchange")
+# Late work: due dates, extensions and the late policy are in deadlines.toml (course/deadlines.py);
+# nbgrader's AssignLatePenalties (above) asks this plugin for each late submission's penalty.
+c.AssignLatePenalties.plugin_class = "course.deadlines.LatePenalty"
+c.LatePenalty.deadlines_file = os.path.join(c.CourseDirectory.root, "deadlines.toml")
 # A deleted check cell is put back (and graded) instead of silently losing its points.
 c.OverwriteCells.add_missing_cells = True
 

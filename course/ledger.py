@@ -18,7 +18,7 @@ from . import AUTOGRADERS
 
 GRADER_FILES = [AUTOGRADERS / "nbgrader_config.py"] + [
     Path(__file__).parent / name for name in ("checks.py", "verdict.py", "setup_cell.py", "grade.py", "sandbox.py", "feedback.py",
-                                              "zygote.py", "gradebook.py")]
+                                              "zygote.py", "gradebook.py", "restore.py", "deadlines.py")]
 
 
 def _digest(parts):
@@ -47,8 +47,14 @@ def assignment_version(gb, assignment):
 
 
 @functools.cache  # the grader's files do not change during a batch
+def _grader_files():
+    return [path.read_bytes() for path in GRADER_FILES]
+
+
 def grader_version(sandbox, feedback):
-    return _digest([path.read_bytes() for path in GRADER_FILES] + [repr(sandbox), repr(feedback)])
+    # Showing hidden checks' values changes the feedback: a switch regrades.
+    shown = os.environ.get("COURSE_SHOW_HIDDEN_VALUES") == "1"
+    return _digest(_grader_files() + [repr(sandbox), repr(feedback), repr(shown)])
 
 
 def path(root, assignment, student):

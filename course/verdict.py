@@ -26,6 +26,7 @@ import secrets
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool
 from nbgrader.utils import is_grade, is_solution
 
 from .checks import CHECKS_MIME, compare, holds
@@ -236,19 +237,23 @@ def read_emission(outputs, nonce, labels):
     return [a["answer"] for a in answers], None
 
 
-def judge(spec, answers, points):
-    """The verdict of one check cell from its answers (plain data)."""
+def judge(spec, answers, points, show_hidden_values=False):
+    """The verdict of one check cell from its answers (plain data). Each check's "message" is the
+    whole story (for the instructor's report); "shown" is what the student's feedback says: for a
+    hidden check, the mistake and the hint without the expected value, unless show_hidden_values."""
     checks = []
     for check, got in zip(spec["checks"], answers):
+        reveal = show_hidden_values or not check["hidden"]
         try:
             if check["kind"] == "value":
-                problem = compare(got, check["expected"], check["rtol"], check["atol"], check["hint"])
+                args = got, check["expected"], check["rtol"], check["atol"], check["hint"]
+                problem, shown = compare(*args), compare(*args, reveal=reveal)
             else:
-                problem = holds(got, check["explain"])
+                problem = shown = holds(got, check["explain"])
         except Exception as error:  # e.g. an integer too large for a float
-            problem = f"malformed answer ({type(error).__name__})"
+            problem = shown = f"malformed answer ({type(error).__name__})"
         checks.append({"label": check["label"], "hidden": check["hidden"], "kind": check["kind"],
-                       "passed": problem is None, "message": problem or "",
+                       "passed": problem is None, "message": problem or "", "shown": shown or "",
                        "unfinished": got.get("error") == "not implemented yet"})
     passed = sum(c["passed"] for c in checks)
     # Whatever the kernel could know (visible expected values, True for a side condition) can be
@@ -270,17 +275,21 @@ class JudgeChecks(NbGraderPreprocessor):
     Writes the cell's outputs (pass/FAIL lines, the summary, the score nbgrader reads) and
     `metadata.course.verdict`, and puts back the cell's real source for the feedback."""
 
+    show_hidden_values = Bool(False, help="Feedback shows hidden checks' expected values (e.g. after the last "
+                              "deadline); by default a hidden check says pass or FAIL, the mistake and the hint."
+                              ).tag(config=True)
+
     def preprocess(self, nb, resources):
         kept = resources.pop("course_checks", {})
         for cell in nb.cells:
             if grade_id(cell) == "setup":
                 cell.source = cell.source.split("\n_checks_")[0]
             elif is_check_cell(cell):
-                self.judge_cell(cell, kept.get(grade_id(cell)))
+                self.judge_cell(cell, kept.get(grade_id(cell)), self.show_hidden_values)
         return nb, resources
 
     @staticmethod
-    def judge_cell(cell, entry):
+    def judge_cell(cell, entry, show_hidden_values=False):
         points = float(cell.metadata["nbgrader"]["points"])
         problem = "the grader did not prepare this check cell" if entry is None else entry.get("problem")
         answers = None
@@ -289,8 +298,8 @@ class JudgeChecks(NbGraderPreprocessor):
             labels = [check["label"] for check in entry["spec"]["checks"]]
             answers, problem = read_emission(cell.get("outputs", []), entry["nonce"], labels)
         if problem is None:
-            verdict = judge(entry["spec"], answers, points)
-            lines = [f"  pass  {c['label']}" if c["passed"] else f"  FAIL  {c['label']}: {c['message']}"
+            verdict = judge(entry["spec"], answers, points, show_hidden_values)
+            lines = [f"  pass  {c['label']}" if c["passed"] else f"  FAIL  {c['label']}: {c['shown']}"
                      for c in verdict["checks"]]
             passed = sum(c["passed"] for c in verdict["checks"])
             lines.append(f"{verdict['exercise']}: {passed}/{len(verdict['checks'])} checks passed{verdict.pop('note')}, "

@@ -32,9 +32,10 @@ def namespace():
 
 
 def local_score(ns, compute, expected=(1.0, 2.0)):
+    """1 when the visible check passes in the student's notebook, else 0."""
     checks = ns["Checks"]("demo", 1)
     checks.close("value", compute, list(expected))
-    return checks.score()
+    return int(checks.status() == "pass")
 
 
 def test_the_kernel_gets_no_expected_value_and_the_grader_keeps_them():
@@ -219,3 +220,27 @@ def test_failures_name_the_likely_mistake(namespace, got, expected, why):
     problem = namespace["compare"](namespace["encode"](got), expected, 1e-4, 1e-6, "look at step 2")
     assert problem.endswith("Hint: look at step 2")
     assert (why in problem) if why else ("probably" not in problem and problem.count(":") == 1)
+
+
+def _judged(show_hidden_values):
+    spec, _ = split_check_cell(CELL)
+    wrong = [encode(2.5), encode(True), encode((27.0, [1.0, 2.0]))]  # visible right, hidden wrong
+    return judge(spec, wrong, 3, show_hidden_values)["checks"][2]
+
+
+def test_feedback_of_a_hidden_check_names_the_mistake_not_the_expected_value():
+    check = _judged(show_hidden_values=False)
+    assert not check["passed"] and "31415" in check["message"]  # the instructor's report keeps it
+    assert "31415" not in check["shown"] and "27" not in check["shown"] and "wrong value" in check["shown"]
+
+
+def test_the_instructor_can_show_hidden_values():
+    check = _judged(show_hidden_values=True)
+    assert "31415" in check["shown"] and "27" in check["shown"]
+
+
+def test_a_hidden_check_still_names_the_likely_mistake_without_its_value():
+    spec, _ = split_check_cell(CELL)
+    flipped = [encode(2.5), encode(True), encode((-31415.9265, [1.0, 2.0]))]
+    check = judge(spec, flipped, 3)["checks"][2]
+    assert "sign is flipped" in check["shown"] and "31415" not in check["shown"]

@@ -37,9 +37,10 @@ def main(released_path, variants_path, source_path):
             for cell in released:
                 gid = meta(cell).get("grade_id", "")
                 if meta(cell).get("grade") and not meta(cell).get("solution") and gid.startswith(f"test_{variant['exercise']}"):
-                    body = cell.source.rstrip().rsplit("\n", 1)
-                    exec(compile(body[0], gid, "exec"), namespace)
-                    scores[gid] = (eval(compile(body[1], gid, "eval"), namespace), float(meta(cell)["points"]))
+                    with contextlib.redirect_stderr(printed):  # FAIL lines go to stderr
+                        exec(compile(cell.source, gid, "exec"), namespace)
+                    points = float(meta(cell)["points"])
+                    scores[gid] = (points if namespace["checks"].status() == "pass" else 0.0, points)
         print(json.dumps({"name": variant["name"], "exercise": variant["exercise"], "expect": variant["expect"],
                           "scores": scores, "printed": printed.getvalue()[-3000:]}), flush=True)
 
