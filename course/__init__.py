@@ -14,6 +14,7 @@ AUTOGRADERS = ROOT / "autograders"
 
 # The assignment ids, in syllabus order; each is a folder of solutions/.
 ASSIGNMENTS = [
+    "00-tensors",
     "01-gradient-descent",
     "02-linear-regression",
     "03-autograd",

@@ -4,6 +4,10 @@ Each exercise is one solution cell whose grade_id is its name, followed by at le
 graded check cell `test_<name>` with visible and hidden checks.
 """
 EXERCISES = {
+    "00-tensors": {
+        "standardize": "def standardize(x): ...",
+        "pairwise_sq_dists": "def pairwise_sq_dists(a, b): ...",
+    },
     "01-gradient-descent": {
         "fun_dz": "def fun_dz(x, y): ...",
         "gradient_descent": "def gradient_descent(loss_fn, start, lr, n_steps): ...",
