@@ -3,7 +3,8 @@
 Per assignment: the distribution of total scores (a histogram), the pass rate of each
 exercise (check cell: full marks) and of each individual check, each check's most common
 failure messages with their counts, and the submissions that could not be graded with the
-reason. Built from the gradebook (scores) and from the grader's own verdicts, which
+reason. After the assignments, a "Similar submissions" section (course/similarity.py): pairs of
+students whose code is much the same, side by side. Built from the gradebook (scores) and from the grader's own verdicts, which
 course/verdict.py writes into every check cell of the autograded notebook as
 `metadata.course.verdict` = {"exercise", "points", "score", "problem", "checks": [{"label",
 "hidden", "passed", "message"}]}; never from what the kernel printed. A check cell without a
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from .deadlines import days_late
 
 TOP_MESSAGES = 5  # failure messages shown per check
 
@@ -57,6 +60,7 @@ class AssignmentView:
     checks: dict = field(default_factory=dict)  # (check cell, label) -> Check
     not_graded: list = field(default_factory=list)  # (student, reason)
     missing: list = field(default_factory=list)  # students
+    late: list = field(default_factory=list)  # (student, days late, penalty in points, score after it)
 
 
 def is_check_cell(cell):
@@ -140,12 +144,15 @@ def collect(gb, root, assignments, outcomes=()):
                     check.failed += 1
                     check.messages[ran[label].get("message") or "(no message)"] += 1
         for outcome in outcomes:
+            if outcome.assignment == name and outcome.status == "graded" and getattr(outcome, "seconds_late", 0) > 0:
+                view.late.append((outcome.student, days_late(outcome.seconds_late), outcome.penalty, outcome.score))
             if outcome.assignment == name and outcome.status == "not graded":
                 view.not_graded.append((outcome.student, outcome.message))
             elif outcome.assignment == name and outcome.status == "missing":
                 view.missing.append(outcome.student)
         view.not_graded.sort()
         view.missing.sort()
+        view.late.sort()
         views.append(view)
     return views
 
@@ -266,7 +273,16 @@ def assignment_html(view):
     else:
         parts.append('<p class="not-graded-none">Every submission was graded.</p>')
     if view.missing:
-        parts.append(f'<p class="missing">No submission from: {e(", ".join(view.missing))}.</p>')
+        parts.append(f'<p class="missing">Missing (no submission): {e(", ".join(view.missing))}.</p>')
+    parts.append("<h3>Late</h3>")
+    if view.late:  # the penalties of course/deadlines.py's policy, already taken off the scores above
+        parts.append('<table class="late"><tr><th>student</th><th>days late</th><th>penalty (points)</th>'
+                     "<th>score after it</th></tr>"
+                     + "".join(f"<tr{_attrs(student=s, days_late=d, penalty=f'{p:g}', score=f'{t:g}')}><td>{e(s)}</td>"
+                               f"<td>{d}</td><td>-{p:g}</td><td>{t:g}</td></tr>" for s, d, p, t in view.late)
+                     + "</table>")
+    else:
+        parts.append('<p class="late-none">No graded submission was late.</p>')
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -278,7 +294,7 @@ def roster_html(issues):
     e = html.escape
     parts = ['<section class="roster"><h2>Roster</h2>']
     rows = [f"<tr{_attrs(kind='no-submission', student=s, assignment=a)}><td>{e(s)}</td><td>{e(a)}</td>"
-            f"<td>on the roster, no submission</td></tr>" for a, students in issues.no_submission.items() for s in students]
+            f"<td>missing: on the roster, no submission</td></tr>" for a, students in issues.no_submission.items() for s in students]
     rows += [f"<tr{_attrs(kind='unknown', student=s, assignment=a)}><td>{e(s)}</td><td>{e(a)}</td>"
              f"<td>submitted, not on the roster: not in the LMS exports</td></tr>"
              for a, students in issues.unknown.items() for s in students]
@@ -293,6 +309,102 @@ def roster_html(issues):
     return "\n".join(parts)
 
 
+
+# --- Similar submissions (course/similarity.py) --------------------------------------------
+
+SHOWN_PAIRS = 10  # pairs per assignment with a side-by-side view
+
+
+def similarity_png(result, threshold):
+    figure = _figure(figsize=(6, 2.6))
+    axes = figure.add_subplot()
+    axes.hist(result.similarities, bins=[k / 20 for k in range(21)], color="#b5651d", edgecolor="white")
+    axes.axvline(threshold, color="#333", linestyle="--", linewidth=1)
+    axes.set_yscale("log")  # a few similar pairs stand out against thousands of others
+    axes.set_xlim(0, 1)
+    axes.set_xlabel(f"similarity of a pair of submissions (dashed: listed from {threshold:g})")
+    axes.set_ylabel("pairs (log scale)")
+    axes.set_title(f"{result.assignment}: {len(result.similarities)} pairs compared")
+    return _png(figure)
+
+
+def _marked(source, marks):
+    e = html.escape
+    parts, at = [], 0
+    for start, end in marks:
+        parts.append(e(source[at:start]) + f'<mark class="match">{e(source[start:end])}</mark>')
+        at = end
+    return "".join(parts) + e(source[at:])
+
+
+def similarity_html(results):
+    """The "Similar submissions" section: per assignment, a histogram of every pair's
+    similarity, the pairs at or above the threshold, and the code of the most similar ones
+    side by side with the matching regions marked."""
+    from . import similarity as sim
+
+    e = html.escape
+    parts = ['<section class="similarity" id="similar-submissions"><h2>Similar submissions</h2>',
+             f'<p class="explain">For every pair of students, each exercise\'s solution cell is compared '
+             f"after the stub's own code (signature, docstring, <code>raise NotImplementedError()</code>) is "
+             "dropped and what copying changes is normalised: names, comments, blank lines and string "
+             f"contents. The similarity of a pair is the share of its code, in runs of at least "
+             f"{sim.K + sim.WINDOW - 1} tokens, that the two have in common and the rest of the class does not "
+             f"(code found in more than {sim.COMMON_AT_LEAST} submissions, or {sim.COMMON_SHARE:.0%} of the class, "
+             "is what everybody writes). Each exercise weighs by its size, and exercises whose median answer has "
+             f"fewer than {sim.MIN_TOKENS} tokens are not compared: a one-line right answer is written alike by "
+             f"most students. Pairs from {sim.THRESHOLD:g} are listed. <strong>A similar pair is a reason to "
+             "look at the two submissions, not a verdict</strong>: read the code side by side and ask the "
+             "students before concluding anything.</p>"]
+    for result in results:
+        compared = [x for x in result.exercises.values() if x.compared]
+        skipped = [x for x in result.exercises.values() if not x.compared]
+        parts.append(f'<div class="similarity-assignment"'
+                     + _attrs(assignment=result.assignment, students=len(result.students),
+                              pairs=len(result.similarities), listed=len(result.pairs))
+                     + f"><h3>{e(result.assignment)}</h3>")
+        if result.problem:
+            parts.append(f'<p class="similarity-problem">Not compared: {e(result.problem)}.</p></div>')
+            continue
+        notes = [f"{len(result.students)} submissions, {len(result.similarities)} pairs compared "
+                 f"({result.seconds:.2f} s)."]
+        if compared:
+            notes.append("Compared: " + ", ".join(f"<code>{e(x.name)}</code> ({x.answers} answers, median "
+                                                  f"{x.median_tokens:g} tokens)" for x in compared) + ".")
+        if skipped:
+            notes.append("Not compared: " + ", ".join(
+                f'<code class="skipped">{e(x.name)}</code> ('
+                + (f"median {x.median_tokens:g} tokens, below {sim.MIN_TOKENS}" if x.answers else "no answer")
+                + ")" for x in skipped) + ".")
+        parts.append(f'<p class="similarity-summary">{" ".join(notes)}</p>')
+        if len(result.similarities):
+            parts.append(f'<figure><img class="similarity-histogram" alt="Histogram of pair similarities, '
+                         f'{e(result.assignment)}" src="data:image/png;base64,{similarity_png(result, sim.THRESHOLD)}">'
+                         "</figure>")
+        if not result.pairs:
+            parts.append(f'<p class="no-similar-pairs">No pair reaches {sim.THRESHOLD:g}.</p></div>')
+            continue
+        rows = [f'<tr class="similar-pair"'
+                + _attrs(student_a=p.student_a, student_b=p.student_b, similarity=f"{p.similarity:.3f}",
+                         exercises=" ".join(p.exercises))
+                + f"><td>{n}</td><td>{e(p.student_a)}</td><td>{e(p.student_b)}</td><td>{p.similarity:.2f}</td>"
+                f"<td>{', '.join(f'<code>{e(name)}</code> {figure:.2f}' for name, figure in p.exercises.items())}</td></tr>"
+                for n, p in enumerate(result.pairs, 1)]
+        parts.append('<table class="similar-pairs"><tr><th>#</th><th>student</th><th>student</th>'
+                     "<th>similarity</th><th>exercises (each one's similarity)</th></tr>" + "".join(rows) + "</table>")
+        for n, p in enumerate(result.pairs[:SHOWN_PAIRS]):
+            views = "".join(
+                f'<div class="side-by-side"{_attrs(exercise=v.exercise, student_a=p.student_a, student_b=p.student_b)}>'
+                f"<h4><code>{e(v.exercise)}</code>: {v.similarity:.2f}</h4><div class=\"code-pair\">"
+                + "".join(f'<div><h5>{e(student)}</h5><pre class="code"{_attrs(student=student)}>{_marked(source, marks)}</pre></div>'
+                          for student, source, marks in ((p.student_a, v.source_a, v.marks_a), (p.student_b, v.source_b, v.marks_b)))
+                + "</div></div>" for v in p.views)
+            parts.append(f"<details class=\"pair-code\"{' open' if n == 0 else ''}><summary>{e(p.student_a)} and "
+                         f"{e(p.student_b)}: {p.similarity:.2f}, matching code marked</summary>{views}</details>")
+        parts.append("</div>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; padding: 0 1em; }
 table { border-collapse: collapse; margin: .5em 0 1.5em; }
@@ -302,15 +414,24 @@ ol.failures { margin: 0; padding-left: 1.2em; }
 .count { font-variant-numeric: tabular-nums; color: #a33; }
 section.assignment { border-top: 3px solid #3b6ea8; margin-top: 2em; }
 img { max-width: 100%; }
+section.similarity { border-top: 3px solid #b5651d; margin-top: 2em; }
+.code-pair { display: grid; grid-template-columns: 1fr 1fr; gap: .8em; margin: .3em 0 1em; }
+.code-pair pre { margin: 0; padding: .5em; background: #fafafa; border: 1px solid #ddd; overflow-x: auto; font-size: 12px; }
+.code-pair h5 { margin: 0 0 .2em; font-size: 13px; }
+mark.match { background: #ffe08a; }
 """
 
 
-def write_html(views, path, roster_issues=None, title="Grading report"):
+def write_html(views, path, roster_issues=None, title="Grading report", similar=None):
+    """similar: course.similarity.find_similar()'s results (the "Similar submissions" section), or None."""
     e = html.escape
     toc = "".join(f'<li><a href="#{e(v.name)}">{e(v.name)}</a>: {len(v.scores)} graded, '
                   f"{len(v.not_graded)} not graded, {len(v.missing)} missing</li>" for v in views)
+    if similar is not None:
+        toc += f'<li><a href="#similar-submissions">Similar submissions</a>: {sum(len(r.pairs) for r in similar)} pairs</li>'
     page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{e(title)}</h1><ul class=\"toc\">{toc}</ul>\n"
-            + "\n".join(assignment_html(v) for v in views) + "\n" + roster_html(roster_issues) + "\n</body></html>\n")
+            + "\n".join(assignment_html(v) for v in views) + "\n" + roster_html(roster_issues) + "\n"
+            + (similarity_html(similar) + "\n" if similar is not None else "") + "</body></html>\n")
     Path(path).write_text(page, encoding="utf-8")
     return path
