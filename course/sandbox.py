@@ -1,4 +1,4 @@
-"""Run every submission's kernel in a sandbox: bubblewrap namespaces, a uid of its own, rlimits.
+"""Run every submission's kernel in a sandbox: bubblewrap namespaces, rlimits, no privileges.
 
 The autograder's execute step (`SandboxedExecute`, set in autograders/nbgrader_config.py)
 starts each kernel through `SandboxKernelManager`:
@@ -7,8 +7,11 @@ starts each kernel through `SandboxKernelManager`:
   the gradebook, other submissions, /root and /home are simply not there); its own network,
   PID, IPC and UTS namespaces; one writable scratch folder holding a copy of this
   submission's folder (the kernel's working folder and HOME) and its /tmp;
-- setpriv: a uid no other kernel has at the same time and no capabilities, so the process
-  limit binds and nothing of root's is writable;
+- as an ordinary user (the default): a user namespace of its own too, no capabilities. The
+  process limit counts per user namespace, and the kernel's processes end with its PID
+  namespace;
+- as root: setpriv to a uid no other kernel has at the same time and no capabilities, so the
+  process limit binds and nothing of root's is writable; its processes end by uid;
 - prlimit: address space, processes, CPU seconds, file size, open files.
 
 The kernel talks to the grader over ipc sockets in the scratch folder (TCP cannot cross the
@@ -36,7 +39,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, List, Type, Unicode
+from traitlets import Bool, Integer, List, Type, Unicode, default
 
 from .zygote import processes_of
 
@@ -45,8 +48,37 @@ PASSED_ENV = ["LANG", "LC_ALL", "MPLBACKEND", "COURSE_DEVICE", "OMP_NUM_THREADS"
               "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES"]
 
 
+STAGE = "/run/stage"  # an empty folder of the warm sandbox where a kernel sets its scratch folder aside
+NAMESPACE_UID = 61000  # what an ordinary user's kernel sees as its uid and gid
+USERNS_SETTINGS = [  # (file, value that forbids ordinary users' namespaces, how to allow them)
+    ("/proc/sys/kernel/unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"),
+    ("/proc/sys/user/max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"),
+    ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1",
+     "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile allowing userns for bwrap"),
+]
+
+
 class SandboxUnavailable(RuntimeError):
     pass
+
+
+def rootless():
+    """Whether kernels are confined by user namespaces (an ordinary user) rather than by uids (root)."""
+    return os.geteuid() != 0
+
+
+def _userns_refusal(error):
+    """Why an ordinary user's sandbox could not start, naming the setting that forbids it."""
+    for path, forbidden, fix in USERNS_SETTINGS:
+        try:
+            value = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if value == forbidden:
+            return (f"user namespaces are disabled for ordinary users here ({path.replace('/proc/sys/', '').replace('/', '.')}"
+                    f" = {value}): as root, {fix}; or grade with --no-sandbox (student code then runs with "
+                    f"your permissions)")
+    return f"bwrap could not start a sandbox here: {error}; or grade with --no-sandbox"
 
 
 @functools.cache  # once per process: every autograded notebook builds a new SandboxedExecute
@@ -56,9 +88,19 @@ def check_available():
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: run `make system` "
                                  "(apt-get install bubblewrap)")
-    if os.geteuid() != 0:
-        raise SandboxUnavailable("the sandbox must be started as root: it runs each kernel "
-                                 "under a uid of its own")
+    if rootless():
+        release = tuple(int(part) for part in os.uname().release.split(".")[:2] if part.isdigit())
+        if release < (5, 14):  # before 5.14 the process limit counted the uid's processes in every namespace
+            raise SandboxUnavailable(f"Linux {os.uname().release} counts an ordinary user's processes across "
+                                     "user namespaces: grade as root, on Linux 5.14 or later, or with --no-sandbox")
+        # A user namespace inside bwrap's, as the warm sandbox makes for every kernel.
+        probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
+                                "--die-with-parent", "--", "unshare", "--user", "--map-user", str(NAMESPACE_UID),
+                                "--pid", "--fork", "--mount", "--mount-proc", "--net", "true"],
+                               capture_output=True, text=True)
+        if probe.returncode != 0:
+            raise SandboxUnavailable(_userns_refusal(probe.stderr.strip()))
+        return
     probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--die-with-parent",
                             "--", "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "true"],
                            capture_output=True, text=True)
@@ -107,14 +149,56 @@ def kill_uid(uid, timeout=10):
     return False
 
 
+def processes_in(namespace):
+    """Processes in the PID namespace `namespace` (as readlink /proc/PID/ns/pid names it)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") == namespace:
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def end_namespace(namespace, timeout=10):
+    """Kill every process of a cold sandbox's PID namespace and wait until none is left (True)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = processes_in(namespace)
+        if not left:
+            return True
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    return False
+
+
+def own_folder(path, mode):
+    """Create `path` if need be and make sure it is a real folder of ours with `mode`: in a shared
+    folder such as /var/tmp another user could have put a folder or a link of theirs there."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    info = os.lstat(path)
+    if not os.path.isdir(path) or os.path.islink(path) or info.st_uid != os.geteuid():
+        raise SandboxUnavailable(f"{path} is not a folder of this user's: remove it or choose another "
+                                 "c.SandboxKernelManager.base")
+    os.chmod(path, mode)
+    return path
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """An ipykernel in a scratch folder of its own, forked from the warm sandbox (Zygote) or,
     with warm = False, started in a fresh bwrap + setpriv + prlimit."""
 
     client_factory = Type(ReadyKernelClient, klass=AsyncKernelClient, config=True)
 
-    base = Unicode("/var/tmp/course-sandbox", config=True,
-                   help="Folder for the scratch folders (kept off /tmp: the sandbox's /tmp lives in them)")
+    base = Unicode(config=True, help="Folder for the scratch folders (kept off /tmp: the sandbox's /tmp lives in "
+                                     "them); default /var/tmp/course-sandbox, with -<uid> for an ordinary user")
     first_uid = Integer(61000, config=True, help="Kernels run as first_uid, first_uid + 1, ...")
     uids = Integer(1000, config=True, help="How many uids the sandbox may use at once")
     memory = Integer(4 * 2**30, config=True, help="Address-space limit of the kernel, bytes")
@@ -125,13 +209,20 @@ class SandboxKernelManager(AsyncKernelManager):
     extra_ro_paths = List(Unicode(), config=True, help="More read-only paths the kernel may see")
     warm = Bool(True, config=True, help="Fork kernels from a warm sandboxed Python (course/zygote.py)")
 
-    scratch = zygote = uid = None
+    scratch = zygote = uid = pid_namespace = kernel_pid = None
     _uid_lock = None
-    live = {}  # scratch folder -> (zygote, uid) not yet cleaned up, for SandboxedExecute's last resort
+    live = {}  # scratch folder -> its manager, not yet cleaned up, for SandboxedExecute's last resort
     stuck_uids = []  # locks kept for uids whose processes could not be killed
 
+    @default("base")
+    def _default_base(self):
+        return "/var/tmp/course-sandbox" + (f"-{os.geteuid()}" if rootless() else "")
+
     def _claim_uid(self):
-        """A uid no other sandbox holds now: an flock on <base>/uids/<n>.lock, held until cleanup."""
+        """A uid no other sandbox holds now: an flock on <base>/uids/<n>.lock, held until cleanup.
+        An ordinary user's kernels all see NAMESPACE_UID, each in a user namespace of its own."""
+        if rootless():
+            return NAMESPACE_UID
         folder = Path(self.base) / "uids"
         folder.mkdir(parents=True, exist_ok=True)
         for n in range(self.uids):
@@ -153,14 +244,17 @@ class SandboxKernelManager(AsyncKernelManager):
         shutil.copytree(cwd, work, symlinks=True, ignore=shutil.ignore_patterns("*.ipynb"))
         for name in ("tmp", "kernel"):
             (scratch / name).mkdir()
-        for path in [scratch, *scratch.rglob("*")]:
-            os.lchown(path, uid, uid)
+        if not rootless():
+            for path in [scratch, *scratch.rglob("*")]:
+                os.lchown(path, uid, uid)
         os.chmod(scratch, 0o700)
         return scratch
 
     def _bwrap(self, scratch, private_tmp=True):
         args = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
                 "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox", "--clearenv"]
+        if rootless():
+            args += ["--unshare-user", "--uid", str(NAMESPACE_UID), "--gid", str(NAMESPACE_UID)]
         for path in SYSTEM_PATHS:
             if os.path.islink(path):
                 args += ["--symlink", os.readlink(path), path]
@@ -188,6 +282,8 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def _limits(self, uid):
         limits = [f"--{name[len('RLIMIT_'):].lower()}={value}" for name, value in self.rlimits().items()]
+        if rootless():  # bwrap already dropped every capability and set no_new_privs
+            return ["prlimit", *limits, "--"]
         return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                 "--bounding-set=-all", "--no-new-privs", "prlimit", *limits, "--"]
 
@@ -202,13 +298,12 @@ class SandboxKernelManager(AsyncKernelManager):
                 "RLIMIT_FSIZE": self.file_size, "RLIMIT_NOFILE": self.open_files, "RLIMIT_CORE": 0}
 
     async def _async_pre_start_kernel(self, **kw):
+        own_folder(self.base, 0o700 if rootless() else 0o711)  # root's kernels (other uids) pass through, not list
         uid = self._claim_uid()
         self.uid, self.zygote = uid, Zygote.of(self) if self.warm else None
-        Path(self.base).mkdir(parents=True, exist_ok=True)
-        os.chmod(self.base, 0o711)  # others may pass through, not list
         self.scratch = self._make_scratch(kw.get("cwd") or os.getcwd(), uid,
                                           self.zygote.root if self.zygote else self.base)
-        self.live[self.scratch] = (self.zygote, uid)
+        self.live[self.scratch] = self
         kernel_dir = self.scratch / "kernel"
         self.transport, self.ip, self.cache_ports = "ipc", str(kernel_dir / "ipc"), False
         self.connection_file = str(kernel_dir / "connection.json")
@@ -216,31 +311,65 @@ class SandboxKernelManager(AsyncKernelManager):
         self.kernel_spec.interrupt_mode = "message"
         cmd, kw = await super()._async_pre_start_kernel(**kw)
         cmd = [*cmd, "--HistoryManager.enabled=False"]  # no SQLite file and saving thread per kernel
-        os.chown(self.connection_file, uid, uid)
+        if not rootless():
+            os.chown(self.connection_file, uid, uid)
         env = kw.get("env") or os.environ
         kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; the kernel's is below
         kw["cwd"] = str(self.scratch / "work")
         if self.zygote:
             self._spawn = dict(uid=uid, cwd=kw["cwd"], argv=cmd[cmd.index("-f"):], limits=self.rlimits(),
                                env=self._env(self.scratch, env, tmp=str(self.scratch / "tmp")))
+            if rootless():
+                self._spawn["namespaces"] = dict(root=str(self.zygote.root), scratch=str(self.scratch), stage=STAGE)
             return cmd, kw
         setenv = [arg for key, value in self._env(self.scratch, env).items() for arg in ("--setenv", key, value)]
         return self._bwrap(self.scratch) + setenv + ["--"] + self._limits(uid) + cmd, kw
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if not self.zygote:
-            return await super()._async_launch_kernel(kernel_cmd, **kw)
-        process = ZygoteProcess(self.zygote, self.zygote.ask(op="spawn", **self._spawn)["pid"])
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            if rootless():
+                self.pid_namespace = self._namespace_of_children(self.provisioner.pid)
+            return
+        reply = self.zygote.ask(op="spawn", **self._spawn)
+        if "error" in reply:
+            raise SandboxUnavailable(reply["error"])
+        self.kernel_pid = reply["pid"]
+        process = ZygoteProcess(self.zygote, reply["pid"])
         self.provisioner.process, self.provisioner.pid, self.provisioner.pgid = process, process.pid, None
         self._reconcile_connection_info(self.provisioner.connection_info)
+
+    @staticmethod
+    def _namespace_of_children(bwrap, timeout=10):
+        """The PID namespace of the process bwrap starts in it (its pid 1), read once it exists."""
+        deadline = time.monotonic() + timeout
+        ours = os.readlink("/proc/self/ns/pid")
+        while time.monotonic() < deadline:
+            try:
+                children = Path(f"/proc/{bwrap}/task/{bwrap}/children").read_text().split()
+                for child in children:
+                    namespace = os.readlink(f"/proc/{child}/ns/pid")
+                    if namespace != ours:
+                        return namespace
+            except OSError:
+                return None  # bwrap is gone already: so is its namespace (--die-with-parent)
+            time.sleep(0.005)
+        return None
+
+    def end_processes(self):
+        """Kill the kernel and everything it started; True once none of them is left."""
+        if self.zygote is not None:  # the kernel and all it started: its PID namespace, or its uid
+            if rootless():
+                return self.kernel_pid is None or self.zygote.ask(op="purge", pid=self.kernel_pid)["clean"]
+            return self.zygote.ask(op="purge", uid=self.uid)["clean"]
+        if rootless():
+            return self.pid_namespace is None or end_namespace(self.pid_namespace)
+        return self.uid is None or kill_uid(self.uid)
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
-            if self.zygote is not None:
-                clean = self.zygote.ask(op="purge", uid=self.uid)["clean"]  # the kernel and all it started
-            else:
-                clean = self.uid is None or kill_uid(self.uid)
+            clean = self.end_processes()
             if self.scratch is not None:
                 shutil.rmtree(self.scratch, ignore_errors=True)
                 self.live.pop(self.scratch, None)
@@ -277,17 +406,21 @@ class Zygote:
     def start(cls, manager, threads=None):
         """Start a warm sandbox; it is ready (imports done) when its socket answers. `threads`:
         the math libraries' threads per kernel (torch reads them when the sandbox imports it)."""
-        Path(manager.base).mkdir(parents=True, exist_ok=True)
+        own_folder(manager.base, 0o700 if rootless() else 0o711)
         root = Path(tempfile.mkdtemp(prefix="zygote-", dir=manager.base))
-        os.chmod(root, 0o711)
+        os.chmod(root, 0o700 if rootless() else 0o711)
         env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
         env.update(PATH=f"{sys.prefix}/bin:/usr/bin:/bin", HOME=str(root), MPLCONFIGDIR=str(root / "mpl"),
                    MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONDONTWRITEBYTECODE="1")
         if threads is not None:
             env.update({name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
         env.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS threads to lose across fork()
-        args = manager._bwrap(root, private_tmp=False) + [  # SYS_ADMIN: a network namespace per kernel
-            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL", "--cap-add", "CAP_SYS_ADMIN"]
+        args = manager._bwrap(root, private_tmp=False)
+        if rootless():  # each kernel makes namespaces of its own, which needs no capability
+            args += ["--dir", STAGE]
+        else:  # SYS_ADMIN: a network namespace per kernel
+            args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL",
+                     "--cap-add", "CAP_SYS_ADMIN"]
         args += [arg for key, value in env.items() for arg in ("--setenv", key, value)]
         log = open(root / "zygote.log", "w+")
         os.chmod(log.name, 0o600)  # kernels' stray fd output lands here: not for the next kernel
@@ -399,11 +532,7 @@ class SandboxedExecute(Execute):
             return super().preprocess(nb, resources, km)
         finally:  # a kernel that died mid-cell may skip the manager's own cleanup
             for scratch in set(SandboxKernelManager.live) - before:
-                zygote, uid = SandboxKernelManager.live.pop(scratch)
-                if zygote is not None:
-                    zygote.ask(op="purge", uid=uid)
-                else:
-                    kill_uid(uid)
+                SandboxKernelManager.live.pop(scratch).end_processes()
                 shutil.rmtree(scratch, ignore_errors=True)
 
     def cell_timeout(self, cell):

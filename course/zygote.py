@@ -1,10 +1,17 @@
 """A warm kernel factory that runs inside one sandbox per grading batch (course/sandbox.py).
 
 It imports what every kernel needs once (torch and the part an optimizer's first step
-loads, numpy, matplotlib, ipykernel), then forks
-a kernel on request. The child drops to the uid it was given, with its limits and no
-privileges, before it runs anything a student wrote. Requests are JSON lines on a unix
-socket; this file is passed to `python -c`, so it uses nothing of the course package.
+loads, numpy, matplotlib, ipykernel), then forks a kernel on request. Before the child runs
+anything a student wrote it is confined, with its limits and no privileges:
+
+- as root: it drops to the uid it was given; every process of that uid is killed afterwards;
+- as an ordinary user: it enters a user, PID, mount, network, IPC and UTS namespace of its
+  own as the init of that PID namespace, mounts its own /proc, hides every folder of the
+  warm sandbox but its scratch folder, and drops every capability. Killing it kills all it
+  started, and the process limit counts per user namespace (Linux >= 5.14).
+
+Requests are JSON lines on a unix socket; this file is passed to `python -c`, so it uses
+nothing of the course package.
 """
 import ctypes
 import json
@@ -19,7 +26,59 @@ import time
 
 
 libc = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNET, CLONE_NEWIPC = 0x40000000, 0x08000000
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 24, 38, 36
+
+
+def _check(result, what):
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def _mount(source, target, fstype, flags, data=None):
+    encode = lambda text: None if text is None else text.encode()  # noqa: E731
+    _check(libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)), f"mount {target}")
+
+
+def enter_namespaces(uid, gid):
+    """In the forked child of an ordinary user's zygote: new namespaces, this process's ids
+    mapped to `uid` in them. Its next child is the init of the new PID namespace."""
+    outer_uid, outer_gid = os.geteuid(), os.getegid()  # read first: unmapped once unshared
+    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS),
+           "unshare")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {outer_uid} 1"), ("gid_map", f"{gid} {outer_gid} 1")):
+        with open(f"/proc/self/{name}", "w") as handle:
+            handle.write(text)
+
+
+def confine_view(root, scratch, stage):
+    """The kernel's own mounts: a /proc of its PID namespace, and of the zygote's folder
+    (its socket, its log, other kernels' scratch folders) only its scratch folder."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _mount(scratch, stage, None, MS_BIND | MS_REC)  # kept aside while an empty tmpfs covers the zygote's folder
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+    os.mkdir(scratch)
+    _mount(stage, scratch, None, MS_BIND | MS_REC)
+    _check(libc.umount2(stage.encode(), 2), "umount")  # MNT_DETACH
+    _mount(os.path.join(scratch, "tmp"), "/tmp", None, MS_BIND)  # not the zygote's /tmp, shared by all kernels
+    libc.sethostname(b"sandbox", 7)
+    with open("/proc/sys/user/max_user_namespaces", "w") as handle:  # no namespaces nested in the kernel's
+        handle.write("0")
+
+
+def drop_capabilities():
+    """No capability left, in the kernel's own namespaces or anywhere: a student cannot mount,
+    unshare or map ids. (The kernel's uid 0 view never exists: it is mapped to `uid`.)"""
+    cap = 0
+    while libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
+        cap += 1
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all zero (two words each)
+    _check(libc.capset(header, data), "capset")
 
 
 def run_kernel(request, sockets):
@@ -28,16 +87,20 @@ def run_kernel(request, sockets):
         os.setsid()
         for sock in sockets:
             sock.close()
-        # A network and an IPC namespace of its own: nothing to reach, not even the other kernels.
-        if libc.unshare(CLONE_NEWNET | CLONE_NEWIPC) != 0:
-            raise OSError(ctypes.get_errno(), "unshare")
+        uid = request["uid"]
+        if request.get("namespaces"):  # an ordinary user's zygote: confined by namespaces, not by uid
+            confine_view(**request["namespaces"])
+            drop_capabilities()
+        else:
+            # A network and an IPC namespace of its own: nothing to reach, not even the other kernels.
+            _check(libc.unshare(CLONE_NEWNET | CLONE_NEWIPC), "unshare")
         for name, value in request["limits"].items():
             resource.setrlimit(getattr(resource, name), (value, value))
-        uid = request["uid"]
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
-        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+        if not request.get("namespaces"):
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -69,6 +132,18 @@ def purge(uid):
     return False
 
 
+def end_namespace(pid):
+    """Kill a kernel that is the init of its PID namespace and reap it. The kernel lets its
+    init exit only once every other process of the namespace is gone, so then none is left."""
+    if pid not in exit_codes:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            exit_codes[pid] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    return True
+
+
 def processes_of(uid):
     found = []
     for entry in os.listdir("/proc"):
@@ -95,9 +170,36 @@ def reap():
         exit_codes[pid] = os.waitstatus_to_exitcode(status)
 
 
+def spawn_in_namespaces(request, sockets):
+    """Fork a child that enters new namespaces and forks the kernel as their PID 1; the
+    child exits at once and the kernel is re-parented to this zygote (a subreaper)."""
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(read)
+            enter_namespaces(request["uid"], request["uid"])
+            kernel = os.fork()
+            if kernel == 0:
+                os.close(write)
+                run_kernel(request, sockets)
+            os.write(write, json.dumps({"pid": kernel}).encode())
+        except BaseException as error:
+            os.write(write, json.dumps({"error": f"the kernel's namespaces: {error}"}).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        reply = json.loads(answer.read() or '{"error": "the kernel\'s namespaces: no answer"}')
+    os.waitpid(child, 0)
+    return reply
+
+
 def handle(request, sockets):
     op = request["op"]
     if op == "spawn":
+        if request.get("namespaces"):
+            return spawn_in_namespaces(request, sockets)
         pid = os.fork()
         if pid == 0:
             run_kernel(request, sockets)
@@ -118,6 +220,8 @@ def handle(request, sockets):
                 pass
         return {}
     if op == "purge":
+        if request.get("pid"):  # the init of the kernel's PID namespace: all its processes die with it
+            return {"clean": end_namespace(request["pid"])}
         return {"clean": purge(request["uid"])}
     return {"error": f"unknown op {op!r}"}
 
@@ -136,6 +240,7 @@ def main(path):
     import torch  # noqa: F401
     import torch._dynamo  # noqa: F401 -- what an optimizer's first step would import (~1 s)
 
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # kernels whose namespace-entering parent exited are ours
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     os.chmod(path, 0o600)  # only the grader (root) may ask for kernels
