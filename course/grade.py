@@ -27,6 +27,7 @@ import functools
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins.export import CsvExportPlugin
 
-from . import ASSIGNMENTS, AUTOGRADERS, ledger, lms, logs, report
+from . import ASSIGNMENTS, AUTOGRADERS, ledger, lms, logs, report, restore
 from . import similarity
 from .gradebook import nbgrader_api
 from .sandbox import SandboxUnavailable, Zygote, check_available, shared_warm_sandbox
@@ -61,9 +62,50 @@ def grade_ids_by_assignment(gb):
             for a in gb.assignments}
 
 
+def cell_names(raw):
+    """The grader's cell names (nbgrader grade_ids) in a notebook file's bytes; None if it is no notebook."""
+    try:
+        cells = json.loads(raw).get("cells", [])
+        return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells} - {None}
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def renamed_notebooks(folder, assignment, known_ids):
+    """The folder's notebooks under another name than the assignment's that hold cells of it
+    (Colab's "Copy of ...", a browser's "... (1)", "...-1"): recognised by their cells, not their name."""
+    found = []
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        if path.name == f"{assignment}.ipynb" or not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            continue
+        if (cell_names(path.read_bytes()) or set()) & known_ids[assignment]:
+            found.append(path)
+    return found
+
+
+def adopt_renamed(folder, assignment, known_ids):
+    """When the assignment's notebook is there only under another name, copy it (beside the student's
+    file, which stays as it is) to the name nbgrader grades. Returns the renamed file's name or None."""
+    target = Path(folder) / f"{assignment}.ipynb"
+    if target.exists() and not any(p.suffix == ".ipynb" and p != target for p in Path(folder).iterdir()):
+        return None  # the usual case: nothing else to look at
+    found = renamed_notebooks(folder, assignment, known_ids)
+    if not target.exists():
+        if len(found) != 1:
+            return None
+        shutil.copyfile(found[0], target)
+        return found[0].name
+    same = [p for p in found if p.read_bytes() == target.read_bytes()]  # adopted by an earlier run
+    return same[0].name if len(same) == 1 else None
+
+
 def problem_with(path, assignment, known_ids):
     """Why `path` cannot be graded as `assignment`, or None when it can be."""
     if not path.is_file():
+        several = renamed_notebooks(path.parent, assignment, known_ids) if path.parent.is_dir() else []
+        if len(several) > 1:
+            return (f"{len(several)} notebooks of {assignment} and none named {path.name}: "
+                    f"{' and '.join(p.name for p in several)}; submit only one of them")
         found = sorted(p.name for p in path.parent.iterdir()) if path.parent.is_dir() else []
         return f"no {path.name} in {path.parent.name}/ (found: {', '.join(found) or 'nothing'})"
     size = path.stat().st_size
@@ -130,6 +172,7 @@ def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True, fo
     if not folder.is_dir():
         ledger.forget(root, assignment, student)
         return Outcome(student, assignment, "missing", 0.0, top, "no submission folder")
+    renamed = adopt_renamed(folder, assignment, known_ids)  # before the key: the copy is part of the folder
     key = {"submission": ledger.submission_hash(folder), "assignment": ledger.assignment_version(gb, assignment),
            "grader": ledger.grader_version(sandbox, feedback)}
     if not force:
@@ -154,6 +197,7 @@ def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True, fo
         outcome = Outcome(student, assignment, "not graded", 0.0, top, problem, time.monotonic() - start)
     else:
         outcome = Outcome(student, assignment, "graded", gb.find_submission(assignment, student).score, top)
+        outcome.message = graded_notes(api, assignment, student, renamed)
         if feedback:
             result = api.generate_feedback(assignment, student, force=True)
             if not result["success"]:
@@ -162,6 +206,17 @@ def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True, fo
     if not outcome.message.startswith("feedback failed"):
         ledger.write(root, assignment, student, {"key": key, "outcome": dataclasses.asdict(outcome)})
     return outcome
+
+
+def graded_notes(api, assignment, student, renamed):
+    """What the grader changed to grade this notebook (course/restore.py), for report.csv."""
+    path = Path(api.coursedir.format_path("autograded", student, assignment)) / f"{assignment}.ipynb"
+    notes = [f"graded {renamed}, a renamed copy of {assignment}.ipynb"] if renamed else []
+    try:
+        notes += restore.repairs_of(nbformat.read(path, as_version=4))
+    except (OSError, ValueError):
+        pass
+    return " ".join(notes)
 
 
 def _still_in_place(api, gb, record, key, feedback):

@@ -13,7 +13,7 @@ from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeError, ExchangeFactory
 from nbgrader.exchange.default.list import ExchangeList  # the default exchange, whose config (root) the course sets
-from nbgrader.preprocessors import OverwriteCells
+from nbgrader.preprocessors import DeduplicateIds, OverwriteCells
 from traitlets.config.loader import PyFileConfigLoader
 
 from . import AUTOGRADERS, SOLUTIONS
@@ -77,6 +77,8 @@ def nbgrader_config(root=None, db_url=None, sandbox=True):
         # nbgrader puts a deleted check cell back without a cell id: give it one right away.
         steps = list(Autograde.class_traits()["sanitize_preprocessors"].make_dynamic_default())
         steps[steps.index(OverwriteCells)] = "course.logs.OverwriteCellsWithIds"
+        # Before nbgrader reads any cell's markings: unknown or repeated ones dropped, deleted locked cells back.
+        steps.insert(steps.index(DeduplicateIds), "course.restore.RepairCells")
         config.Autograde.sanitize_preprocessors = steps
     return config
 

@@ -10,6 +10,19 @@ student id to the LMS's identity. Its columns, with a header row:
     sis_id       Canvas's "SIS User ID" and Moodle's "ID number"
     canvas_id    Canvas's own numeric user id ("ID"), optional
     section      Canvas's "Section", optional
+    moodle_id    Moodle's participant id of the assignment ("Participant 1234"), optional
+
+The LMS's own exports are rosters too (read_roster tells them apart by their header):
+    Canvas's gradebook export (Grades > Export > Export Entire Gradebook): Student, ID,
+    SIS User ID, SIS Login ID, Section, ...; its "Points Possible" row is skipped. The student
+    id is the SIS Login ID, or Canvas's user id where that is empty.
+    Moodle's grading worksheet (the assignment's View all submissions > Grading action >
+    Download grading worksheet): Identifier ("Participant 1234"), Full name, Email address,
+    ...; the student id is the email address, or participant-1234 where there is none.
+    Graded with that worksheet as the roster, one assignment at a time, the same worksheet
+    comes back filled in as moodle_worksheet_<assignment>.csv (Grading action > Upload
+    grading worksheet).
+
 
 canvas_grades.csv (Canvas: Grades > Import):
     Student, ID, SIS User ID, SIS Login ID, Section, then one column per assignment named
@@ -36,7 +49,9 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROSTER_COLUMNS = ("student_id", "name", "email", "login", "sis_id", "canvas_id", "section")
+ROSTER_COLUMNS = ("student_id", "name", "email", "login", "sis_id", "canvas_id", "section", "moodle_id")
+CANVAS_EXPORT = ("Student", "ID")  # columns that make a roster file Canvas's gradebook export
+MOODLE_WORKSHEET = ("Identifier", "Full name")  # ... and Moodle's grading worksheet
 CANVAS_FILE, MOODLE_FILE = "canvas_grades.csv", "moodle_grades.csv"
 MOODLE_IDENTIFIERS = {"email": ("Email address", "email"), "username": ("Username", "login"),
                       "idnumber": ("ID number", "sis_id")}
@@ -59,18 +74,60 @@ class RosterIssues:
         return out
 
 
+def roster_format(fields):
+    """"course", "canvas" or "moodle": which kind of roster a header row is."""
+    if "student_id" in fields:
+        return "course"
+    if all(f in fields for f in CANVAS_EXPORT):
+        return "canvas"
+    if all(f in fields for f in MOODLE_WORKSHEET):
+        return "moodle"
+    raise RosterError(f"no student_id column (columns: {', '.join(fields) or 'none'}; expected student_id "
+                      f"and any of {', '.join(ROSTER_COLUMNS[1:])}, or Canvas's gradebook export "
+                      "(Student, ID, ...), or Moodle's grading worksheet (Identifier, Full name, ...))")
+
+
+def _from_canvas(row):
+    """A row of Canvas's gradebook export as a roster row; None for its Points Possible row."""
+    if row.get("Student", "").strip() == "Points Possible" or not row.get("ID"):
+        return None
+    return {"student_id": row.get("SIS Login ID") or row["ID"], "name": row["Student"], "canvas_id": row["ID"],
+            "sis_id": row.get("SIS User ID", ""), "login": row.get("SIS Login ID", ""),
+            "section": row.get("Section", "")}
+
+
+def _from_moodle(row):
+    """A row of Moodle's grading worksheet as a roster row."""
+    identifier = row["Identifier"]
+    participant = identifier.removeprefix("Participant").strip()
+    if not participant.isdigit():
+        raise RosterError(f"Identifier {identifier!r} is not 'Participant <number>'")
+    return {"student_id": row.get("Email address") or f"participant-{participant}", "name": row["Full name"],
+            "email": row.get("Email address", ""), "sis_id": row.get("ID number", ""), "moodle_id": participant}
+
+
 def read_roster(path):
-    """{student_id: {column: value}} in the file's order."""
+    """{student_id: {column: value}} in the file's order, from the course's roster, Canvas's
+    gradebook export or Moodle's grading worksheet."""
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         fields = [f.strip() for f in reader.fieldnames or []]
-        if "student_id" not in fields:
-            raise RosterError(f"{path}: no student_id column (columns: {', '.join(fields) or 'none'}; "
-                              f"expected student_id and any of {', '.join(ROSTER_COLUMNS[1:])})")
+        try:
+            kind = roster_format(fields)
+        except RosterError as error:
+            raise RosterError(f"{path}: {error}") from None
         roster = {}
         for number, row in enumerate(reader, 2):
             row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            try:
+                row = {"course": dict, "canvas": _from_canvas, "moodle": _from_moodle}[kind](row)
+            except RosterError as error:
+                raise RosterError(f"{path}, line {number}: {error}") from None
+            if row is None:
+                continue
             sid = row["student_id"]
+            if "/" in sid or sid.startswith("."):
+                raise RosterError(f"{path}, line {number}: {sid!r} cannot be a student id (a folder name)")
             if not sid:
                 raise RosterError(f"{path}, line {number}: empty student_id")
             if sid in roster:
@@ -126,6 +183,30 @@ def write_moodle(path, roster, assignments, scores, missing="blank", identifier=
     return path
 
 
+def _header(path):
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return [f.strip() for f in next(csv.reader(handle), [])]
+
+
+def fill_moodle_worksheet(worksheet, path, roster, assignment, scores, missing="blank"):
+    """Moodle's grading worksheet as downloaded, its Grade column filled in: the file Moodle's
+    "Upload grading worksheet" takes back (rows are matched by their Identifier)."""
+    by_participant = {person["moodle_id"]: sid for sid, person in roster.items()}
+    with open(worksheet, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    header = [f.strip() for f in rows[0]]
+    identifier, grade = header.index("Identifier"), header.index("Grade")
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(rows[0])
+        for row in rows[1:]:
+            sid = by_participant.get(row[identifier].removeprefix("Participant").strip())
+            if sid is not None and len(row) > grade:
+                row[grade] = cell(scores, sid, assignment, missing)
+            writer.writerow(row)
+    return path
+
+
 def roster_issues(roster, outcomes, assignments, moodle_identifier="email"):
     """Who is on one side only, from this batch's outcomes (course.grade.Outcome)."""
     issues = RosterIssues()
@@ -154,4 +235,8 @@ def export(gb, root, roster_path, assignments, outcomes, missing="blank", moodle
     root = Path(root)
     paths = [write_canvas(root / CANVAS_FILE, roster, assignments, scores, maxima, missing, canvas_ids),
              write_moodle(root / MOODLE_FILE, roster, assignments, scores, missing, moodle_identifier)]
+    header = _header(roster_path)
+    if len(assignments) == 1 and roster_format(header) == "moodle" and "Grade" in header:
+        paths.append(fill_moodle_worksheet(roster_path, root / f"moodle_worksheet_{assignments[0]}.csv",
+                                           roster, assignments[0], scores, missing))
     return paths, roster_issues(roster, outcomes, assignments, moodle_identifier)
