@@ -320,21 +320,43 @@ def similarity_png(result, threshold):
     axes = figure.add_subplot()
     axes.hist(result.similarities, bins=[k / 20 for k in range(21)], color="#b5651d", edgecolor="white")
     axes.axvline(threshold, color="#333", linestyle="--", linewidth=1)
-    axes.set_yscale("log")  # a few similar pairs stand out against thousands of others
+    many = len(result.similarities) > 100
+    if many:
+        axes.set_yscale("log")  # a few similar pairs stand out against thousands of others
+    else:
+        axes.yaxis.get_major_locator().set_params(integer=True)
     axes.set_xlim(0, 1)
     axes.set_xlabel(f"similarity of a pair of submissions (dashed: listed from {threshold:g})")
-    axes.set_ylabel("pairs (log scale)")
-    axes.set_title(f"{result.assignment}: {len(result.similarities)} pairs compared")
+    axes.set_ylabel("pairs (log scale)" if many else "pairs")
+    axes.set_title(f"{result.assignment}: every pair compared ({len(result.similarities)})")
     return _png(figure)
 
 
-def _marked(source, marks):
+def _marked(source, marks, stub_lines=frozenset()):
+    """The source as HTML, `marks` (character ranges, none across a line end) in <mark>, and each
+    run of the stub's lines folded into one line after its first (the signature)."""
     e = html.escape
-    parts, at = [], 0
-    for start, end in marks:
-        parts.append(e(source[at:start]) + f'<mark class="match">{e(source[start:end])}</mark>')
-        at = end
-    return "".join(parts) + e(source[at:])
+    lines, start = [], 0
+    for line in source.splitlines(keepends=True):
+        lines.append((start, start + len(line)))
+        start += len(line)
+    out, run = [], 0
+    for n, (first, last) in enumerate(lines):
+        if n in stub_lines and n - 1 in stub_lines:
+            run += 1
+            if n + 1 in stub_lines:
+                continue
+            indent = len(source[first:last]) - len(source[first:last].lstrip())
+            out.append(" " * indent + f'<span class="folded">… {run} line{"s" * (run > 1)} of the stub …</span>\n')
+            run = 0
+            continue
+        at, text = first, []
+        for m_start, m_end in marks:
+            if first <= m_start < last:
+                text.append(e(source[at:m_start]) + f'<mark class="match">{e(source[m_start:m_end])}</mark>')
+                at = m_end
+        out.append("".join(text) + e(source[at:last]))
+    return "".join(out)
 
 
 def similarity_html(results):
@@ -366,7 +388,7 @@ def similarity_html(results):
         if result.problem:
             parts.append(f'<p class="similarity-problem">Not compared: {e(result.problem)}.</p></div>')
             continue
-        notes = [f"{len(result.students)} submissions, {len(result.similarities)} pairs compared "
+        notes = [f"{len(result.students)} submissions with an answer, {len(result.similarities)} pairs compared "
                  f"({result.seconds:.2f} s)."]
         if compared:
             notes.append("Compared: " + ", ".join(f"<code>{e(x.name)}</code> ({x.answers} answers, median "
@@ -396,8 +418,9 @@ def similarity_html(results):
             views = "".join(
                 f'<div class="side-by-side"{_attrs(exercise=v.exercise, student_a=p.student_a, student_b=p.student_b)}>'
                 f"<h4><code>{e(v.exercise)}</code>: {v.similarity:.2f}</h4><div class=\"code-pair\">"
-                + "".join(f'<div><h5>{e(student)}</h5><pre class="code"{_attrs(student=student)}>{_marked(source, marks)}</pre></div>'
-                          for student, source, marks in ((p.student_a, v.source_a, v.marks_a), (p.student_b, v.source_b, v.marks_b)))
+                + "".join(f'<div><h5>{e(student)}</h5><pre class="code"{_attrs(student=student)}>{_marked(*shown)}</pre></div>'
+                          for student, *shown in ((p.student_a, v.source_a, v.marks_a, v.stub_lines_a),
+                                                  (p.student_b, v.source_b, v.marks_b, v.stub_lines_b)))
                 + "</div></div>" for v in p.views)
             parts.append(f"<details class=\"pair-code\"{' open' if n == 0 else ''}><summary>{e(p.student_a)} and "
                          f"{e(p.student_b)}: {p.similarity:.2f}, matching code marked</summary>{views}</details>")
@@ -415,10 +438,11 @@ ol.failures { margin: 0; padding-left: 1.2em; }
 section.assignment { border-top: 3px solid #3b6ea8; margin-top: 2em; }
 img { max-width: 100%; }
 section.similarity { border-top: 3px solid #b5651d; margin-top: 2em; }
-.code-pair { display: grid; grid-template-columns: 1fr 1fr; gap: .8em; margin: .3em 0 1em; }
+.code-pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: .8em; margin: .3em 0 1em; }
 .code-pair pre { margin: 0; padding: .5em; background: #fafafa; border: 1px solid #ddd; overflow-x: auto; font-size: 12px; }
 .code-pair h5 { margin: 0 0 .2em; font-size: 13px; }
 mark.match { background: #ffe08a; }
+.folded { color: #888; font-style: italic; }
 """
 
 

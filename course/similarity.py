@@ -63,6 +63,7 @@ class Answer:
     tokens: list  # normalised tokens
     spans: list  # (start, end) character offsets in `source` of each token
     hashes: np.ndarray = None  # winnowed fingerprints, unique, sorted
+    stub_lines: frozenset = frozenset()  # indices of the lines that are the stub's own
 
     def __post_init__(self):
         if self.hashes is None:
@@ -96,6 +97,8 @@ class SideBySide:
     source_b: str
     marks_a: list  # (start, end) character ranges of matching code in source_a
     marks_b: list
+    stub_lines_a: frozenset = frozenset()  # lines of the stub (folded in the report)
+    stub_lines_b: frozenset = frozenset()
 
 
 @dataclasses.dataclass
@@ -116,7 +119,7 @@ def boilerplate_lines(source, stub):
     mine = [line.strip() for line in source.splitlines()]
     theirs = [line.strip() for line in stub.splitlines()]
     matcher = difflib.SequenceMatcher(None, mine, theirs, autojunk=False)
-    return {block.a + k for block in matcher.get_matching_blocks() for k in range(block.size) if mine[block.a + k]}
+    return {block.a + k for block in matcher.get_matching_blocks() for k in range(block.size)}
 
 
 def _raw_tokens(source):
@@ -241,9 +244,10 @@ def read_answers(root, assignment, students=None):
     for student in students:
         sources = solution_sources(root / "submitted" / student / assignment / f"{assignment}.ipynb", exercises)
         for name, source in sources.items():
-            tokens, spans = normalise(source, boilerplate_lines(source, stubs.get(name, "")))
+            stub_lines = frozenset(boilerplate_lines(source, stubs.get(name, "")))
+            tokens, spans = normalise(source, stub_lines)
             if any(t not in (";", "{", "}") for t in tokens):
-                answers[name][student] = Answer(student, source, tokens, spans)
+                answers[name][student] = Answer(student, source, tokens, spans, stub_lines=stub_lines)
     return answers
 
 
@@ -349,7 +353,8 @@ def find_similar(root, assignments, top=None):
             for name, figure in pair.exercises.items():
                 a, b = answers[name][pair.student_a], answers[name][pair.student_b]
                 marks_a, marks_b = matching_marks(a, b)
-                pair.views.append(SideBySide(name, figure, a.source, b.source, marks_a, marks_b))
+                pair.views.append(SideBySide(name, figure, a.source, b.source, marks_a, marks_b,
+                                             a.stub_lines, b.stub_lines))
         result.seconds = time.perf_counter() - start
         results.append(result)
     return results
@@ -365,3 +370,12 @@ def write_csv(results, path):
                 writer.writerow([p.assignment, p.student_a, p.student_b, f"{p.similarity:.3f}",
                                  "; ".join(f"{name} {figure:.2f}" for name, figure in p.exercises.items())])
     return path
+
+
+def summary(results, csv_path):
+    """One line for the terminal: how many similar pairs, where, and how long the comparison took."""
+    found = [f"{r.assignment} {len(r.pairs)}" for r in results if r.pairs]
+    seconds = sum(r.seconds for r in results)
+    return (f"similar submissions (similarity >= {THRESHOLD:g}, a reason to look, not a verdict): "
+            f"{sum(len(r.pairs) for r in results)} pairs" + (f" ({', '.join(found)})" if found else "")
+            + f", compared in {seconds:.2f}s; listed in {csv_path} and report.html")

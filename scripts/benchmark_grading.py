@@ -15,7 +15,9 @@ per submission and the throughput ratio, and exits 1 if any score differs.
 It then adds 5 new submissions to the graded 40 and grades again (only those 5 run: the
 others are unchanged since graded), and grades the same 5 alone in a fresh course, to show
 the incremental case costs a small constant over grading 5. Finally it grades a sample in
-this process with timers around each stage (per-stage breakdown, seconds per submission).
+this process with timers around each stage (per-stage breakdown, seconds per submission),
+and times the similar-submissions step (course/similarity.py) on the batch and on a synthetic
+class of 500 submissions (124,750 pairs).
 With --book (the default) it also times a clean build of the site, a no-op rebuild and a
 one-chapter rebuild, on a copy of the repository.
 """
@@ -43,7 +45,8 @@ from course import AUTOGRADERS  # noqa: E402
 from course.grade import grade_batch  # noqa: E402
 from course.gradebook import nbgrader_api  # noqa: E402
 from course.release import release  # noqa: E402
-from submissions import other_assignment, students  # noqa: E402
+from course import similarity  # noqa: E402
+from submissions import other_assignment, reference_sources, students, variants  # noqa: E402
 
 BIN = Path(sys.executable).parent
 BOOK_TARGETS = {"clean build": 90, "no-op rebuild": 5, "one-chapter rebuild": 20}
@@ -182,6 +185,60 @@ def breakdown(root, aid, sample):
     return stages
 
 
+def synthetic_class(course, aid, root, n, seed=0):
+    """n submissions of `aid` in a new course folder `root` (the release copied from `course`):
+    each exercise answered with one of its right answers (the reference or a tests/variants
+    one), a comment and 0-4 extra lines drawn from 300 (so that many pairs share a little
+    code, the costly case). Students 2k and 2k+1, k < 5, hand in the same notebook, whose
+    answers have 12 lines of their own besides (a right answer alone is what everybody writes)."""
+    import random
+
+    rng = random.Random(seed)
+    (root / "release").mkdir(parents=True)
+    shutil.copytree(course / "release" / aid, root / "release" / aid)
+    released = (root / "release" / aid / f"{aid}.ipynb").read_text()
+    reference = reference_sources(aid)
+    right = {name: [source] + [v["source"] for v in variants(aid) if v["exercise"] == name and v["expect"] == "full"]
+             for name, source in reference.items()}
+    extra = [f"scratch_{j} = [{rng.randrange(1000)}, {rng.randrange(1000)}, {rng.randrange(1000)}] * {j}"
+             for j in range(300)]
+    for k in range(n):
+        if k % 2 == 0 or k >= 10:  # else: the same notebook as student k - 1
+            nb = json.loads(released)
+            for cell in nb["cells"]:
+                name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                if name in right:
+                    lines = rng.sample(extra, rng.randrange(5))
+                    if k < 10:
+                        lines += [f"own_{k}_{j} = [{rng.randrange(1000)}, {rng.randrange(1000)}] * {j}" for j in range(12)]
+                    cell["source"] = (f"# student {k}\n" + rng.choice(right[name]).strip("\n") + "\n\n"
+                                      + "\n".join(lines) + "\n")
+        path = root / "submitted" / f"s{k:04d}" / aid / f"{aid}.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(nb))
+
+
+def similarity_times(course, aid, work, n=500):
+    """[(label, value, unit)]: seconds of course.similarity.find_similar on the graded batch in
+    `course` and on a synthetic class of n submissions (read, normalised, compared)."""
+    start = time.perf_counter()
+    [batch] = similarity.find_similar(course, [aid], top=10)
+    batch_s = time.perf_counter() - start
+    synthetic = work / f"similarity-{n}"
+    synthetic_class(course, aid, synthetic, n)
+    start = time.perf_counter()
+    [big] = similarity.find_similar(synthetic, [aid], top=10)
+    big_s = time.perf_counter() - start
+    compare_s = similarity.compare(aid, similarity.read_answers(synthetic, aid)).seconds
+    copied = {(f"s{2 * k:04d}", f"s{2 * k + 1:04d}") for k in range(5)}
+    found = copied & {(p.student_a, p.student_b) for p in big.pairs}
+    submitted = sum(1 for p in (course / "submitted").iterdir() if (p / aid).is_dir())
+    return [(f"similarity: the batch, {submitted} submissions (s)", batch_s, ""),
+            (f"similarity: synthetic, {n} submissions, {len(big.similarities)} pairs (s)", big_s, ""),
+            ("similarity: synthetic, the comparison alone (s)", compare_s, ""),
+            (f"similarity: synthetic, planted copies listed (of {len(copied)}; {len(big.pairs)} listed)", len(found), "")]
+
+
 def book_times(work):
     """Seconds for a clean build, a no-op rebuild and a one-chapter rebuild of a copy of the site."""
     copy = work / "book"
@@ -242,6 +299,8 @@ def main(argv=None):
         sample_root = work / "sample"
         shutil.copytree(course, sample_root)
         stages = breakdown(sample_root, aid, sorted(expected)[:14])
+        print("similar submissions: the batch and a synthetic class of 500 ...", flush=True)
+        similar_rows = similarity_times(course, aid, work)
         base, ours = scores(base_root, aid, expected), scores(ours_root, aid, expected)
         differ = [s for s in expected if base[s] != ours[s]]
         for s in differ:
@@ -256,6 +315,7 @@ def main(argv=None):
                 (f"the same {len(added)} graded alone (s, total)", alone_s, ""),
                 ("incremental minus alone (s)", incremental_s - alone_s, "")]
         rows += [(f"stage: {name}", seconds, " s/submission") for name, seconds in stages.items()]
+        rows += similar_rows
         if args.book:
             print("timing the site's builds ...", flush=True)
             rows += [(f"book: {name} (s, target {BOOK_TARGETS[name]})", s, " OK" if s <= BOOK_TARGETS[name] else " SLOW")

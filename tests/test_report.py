@@ -146,7 +146,7 @@ def test_report_numbers(batch):
 def test_report_figures_are_embedded_pngs(batch):
     page = Page((batch.root / "report.html").read_text())
     images = page.rows("img")
-    assert {a.get("class") for a in images} == {"histogram", "pass-rates"}
+    assert {a.get("class") for a in images} == {"histogram", "pass-rates", "similarity-histogram"}
     for a in images:
         assert a["src"].startswith("data:image/png;base64,")
         width, height = png_size(base64.b64decode(a["src"].split(",", 1)[1]))
@@ -163,8 +163,47 @@ def test_report_opens_offline_in_chromium_with_every_image(batch):
         context = chrome.new_context(viewport=browser.VIEWPORT)
         page, log, status = browser.open_page(context, base + "report.html")
         assert status == 200
-        assert page.locator("img").count() == 2
+        assert page.locator("img").count() == 3  # scores, pass rates, pair similarities
         assert browser.check_images(page) == []
+        assert log.problems() == [] and log.external == []
+        context.close()
+
+
+def test_similar_submissions_section_in_chromium(batch):
+    """s-ref and x-unlisted both submitted the reference solution: the same code, so the pair
+    comes first at 1.00, shown side by side with the matching code marked; s-stub wrote nothing."""
+    import browser
+
+    rows = read_csv(batch.root / "similarity.csv")
+    assert rows[0] == ["assignment", "student_a", "student_b", "similarity", "exercises"]
+    assert rows[1][:4] == [AID, "s-ref", "x-unlisted", "1.000"] and SECOND in rows[1][4]
+    assert not any("s-stub" in row for row in rows)
+    assert "similar submissions" in batch.run.stdout
+    with browser.serve(batch.root) as base, browser.chromium() as chrome:
+        context = chrome.new_context(viewport=browser.VIEWPORT)
+        page, log, status = browser.open_page(context, base + "report.html")
+        section = page.locator("#similar-submissions")
+        section.scroll_into_view_if_needed()
+        shot = browser.SCREENSHOTS / "report__similar-submissions.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        section.screenshot(path=str(shot))
+        width, height = png_size(shot.read_bytes())
+        assert width > 400 and height > 300
+        assert "plagiar" not in section.inner_text().lower() and "not a verdict" in section.inner_text()
+        first = section.locator("table.similar-pairs tr.similar-pair").first
+        assert [first.get_attribute(f"data-{k}") for k in ("student-a", "student-b", "similarity")] == \
+            ["s-ref", "x-unlisted", "1.000"]
+        assert first.locator("td").nth(3).inner_text() == "1.00"
+        view = section.locator(f'.side-by-side[data-exercise="{SECOND}"]').first
+        assert view.is_visible()
+        left, right = (view.locator(f'pre.code[data-student="{s}"]') for s in ("s-ref", "x-unlisted"))
+        a, b = left.bounding_box(), right.bounding_box()
+        assert a["x"] + a["width"] <= b["x"] and abs(a["y"] - b["y"]) < 40, "side by side, not stacked"
+        for code in (left, right):
+            marks = code.locator("mark.match")
+            assert marks.count() > 0 and marks.first.is_visible()
+            assert "optimizer.step()" in " ".join(marks.all_inner_texts())  # the reference's own line
+            assert "NotImplementedError" not in code.inner_text()
         assert log.problems() == [] and log.external == []
         context.close()
 
