@@ -385,8 +385,8 @@ class SandboxKernelManager(AsyncKernelManager):
 class Zygote:
     """A warm sandbox: bwrap around course/zygote.py, asked over a unix socket. A grading batch
     starts one and its workers attach to it (`shared`, set in each worker); any other process
-    that needs one starts its own. Each connection is served on its own; kernels of different
-    connections are kept apart by uid and by a network and IPC namespace each."""
+    that needs one starts its own. Each connection is served on its own; kernels are kept
+    apart by namespaces of their own (and, as root, by uid)."""
 
     _instance = None
     shared = None  # (socket, root) of the batch's warm sandbox, in a worker of that batch
