@@ -12,7 +12,6 @@ import os
 import random
 import subprocess
 import sys
-import textwrap
 
 import nbformat
 import numpy as np
@@ -423,6 +422,20 @@ def test_winnowing_keeps_a_long_enough_match():
         assert fa & fb
 
 
+def test_an_assignment_outside_the_contract_uses_its_solution_cells(batch, tmp_path):
+    root, results = batch
+    aid = "05-nn-module"
+    for folder in ("release", "submitted/cy", "submitted/di", "submitted/ada"):
+        source = root / folder / aid
+        target = tmp_path / folder / "extra-practice"
+        target.mkdir(parents=True)
+        (target / "extra-practice.ipynb").write_bytes((source / f"{aid}.ipynb").read_bytes())
+    [result] = sim.find_similar(tmp_path, ["extra-practice"])
+    assert list(result.exercises) == ["train"]
+    assert [(p.student_a, p.student_b) for p in result.pairs] == [("cy", "di")]
+    assert result.pairs[0].similarity == pytest.approx(results[aid].pairs[0].similarity)
+
+
 def test_missing_release_is_reported_not_raised(tmp_path):
     (tmp_path / "submitted" / "ada" / "05-nn-module").mkdir(parents=True)
     [result] = sim.find_similar(tmp_path, ["05-nn-module"])
@@ -438,4 +451,4 @@ def test_section_in_report(batch, tmp_path):
     assert "plagiar" not in text.lower() and "not a verdict" in text
     assert text.count('class="similar-pair"') == 3 and text.count('class="similarity-histogram"') == 3
     assert 'class="skipped">mse</code>' in text
-    assert textwrap.dedent("<mark class=\"match\">") in text
+    assert "<mark class=\"match\">" in text
