@@ -8,9 +8,10 @@ and writes, under <root>:
   - the gradebook (SQLite <root>/gradebook.db, or any SQLAlchemy URL given by --db or
     COURSE_GRADEBOOK_URL),
   - autograded/ and feedback/<student_id>/<assignment_id>/<assignment_id>.html,
-  - grades.csv (nbgrader's export: a row per student per assignment),
+  - grades.csv (nbgrader's export's columns and a status: a row per student per assignment),
   - tests.csv (a row per student per assignment, a column per graded test),
-  - report.csv (what happened to every submission, with the reason when it was not graded),
+  - report.csv (what happened to every submission, with the reason when it was not graded,
+    and its late penalty: due dates, extensions and the policy are in <root>/deadlines.toml),
   - report.html (course/report.py: score histograms, pass rates of exercises and checks, the
     most common failure messages, the submissions that could not be graded),
   - canvas_grades.csv and moodle_grades.csv when there is a roster (course/lms.py),
@@ -35,9 +36,8 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.plugins.export import CsvExportPlugin
 
-from . import ASSIGNMENTS, AUTOGRADERS, ledger, lms, logs, report, restore
+from . import ASSIGNMENTS, AUTOGRADERS, deadlines, ledger, lms, logs, report, restore
 from . import similarity
 from .gradebook import nbgrader_api
 from .sandbox import SandboxUnavailable, Zygote, check_available, shared_warm_sandbox
@@ -55,6 +55,8 @@ class Outcome:
     message: str = ""
     seconds: float = 0.0
     unchanged: bool = False  # graded before under the same key (course/ledger.py): not run again
+    penalty: float = 0.0  # late penalty in points, already taken off `score` (course/deadlines.py)
+    seconds_late: float = 0.0  # after the student's due date (its extension included)
 
 
 def grade_ids_by_assignment(gb):
@@ -173,8 +175,9 @@ def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True, fo
         ledger.forget(root, assignment, student)
         return Outcome(student, assignment, "missing", 0.0, top, "no submission folder")
     renamed = adopt_renamed(folder, assignment, known_ids)  # before the key: the copy is part of the folder
+    due = deadlines.load(root)  # read each time: an extension granted mid-term counts at once
     key = {"submission": ledger.submission_hash(folder), "assignment": ledger.assignment_version(gb, assignment),
-           "grader": ledger.grader_version(sandbox, feedback)}
+           "grader": ledger.grader_version(sandbox, feedback), "deadline": due.of(assignment, student).key()}
     if not force:
         earlier = _still_in_place(api, gb, ledger.read(root, assignment, student), key, feedback)
         if earlier is not None:
@@ -182,6 +185,7 @@ def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True, fo
     ledger.forget(root, assignment, student)  # a kill from here on leaves no record: graded again next time
     problem = problem_with(folder / f"{assignment}.ipynb", assignment, known_ids)
     if problem is None:
+        deadlines.sync_extension(gb, due, assignment, student)
         result = api.autograde(assignment, student, force=True, create=True)
         logs.log.debug("nbgrader autograde %s %s:\n%s", assignment, student, result.get("log", ""))
         if not result["success"]:
@@ -196,7 +200,8 @@ def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True, fo
             gb.remove_submission(assignment, student)
         outcome = Outcome(student, assignment, "not graded", 0.0, top, problem, time.monotonic() - start)
     else:
-        outcome = Outcome(student, assignment, "graded", gb.find_submission(assignment, student).score, top)
+        seconds_late, penalty, score = deadlines.lateness(gb.find_submission(assignment, student))
+        outcome = Outcome(student, assignment, "graded", score, top, penalty=penalty, seconds_late=seconds_late)
         outcome.message = graded_notes(api, assignment, student, renamed)
         if feedback:
             result = api.generate_feedback(assignment, student, force=True)
@@ -234,7 +239,7 @@ def _still_in_place(api, gb, record, key, feedback):
         return outcome if submission is None else None
     page = Path(api.coursedir.format_path("feedback", outcome.student, outcome.assignment)) / f"{outcome.assignment}.html"
     graded = Path(api.coursedir.format_path("autograded", outcome.student, outcome.assignment)) / f"{outcome.assignment}.ipynb"
-    if submission is None or abs(submission.score - outcome.score) > 1e-9 or not graded.is_file() \
+    if submission is None or abs(deadlines.lateness(submission)[2] - outcome.score) > 1e-9 or not graded.is_file() \
             or (feedback and not page.is_file()):
         return None
     return outcome
@@ -270,12 +275,54 @@ def write_tests_csv(gb, path, assignments):
                                 + [scores.get(name, "") for name in columns])
 
 
-def write_report(outcomes, path):
+def no_grade_cell(no_grade):
+    """What every output writes for a submission with no grade ("not graded" or "missing")."""
+    return "0" if no_grade == "zero" else ""
+
+
+def write_report(outcomes, path, no_grade="blank"):
+    """report.csv: every submission's status, its grade after any late penalty, and the penalty."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student_id", "assignment_id", "status", "score", "max_score", "message"])
+        writer.writerow(["student_id", "assignment_id", "status", "score", "max_score", "late_penalty",
+                         "days_late", "message"])
         for o in outcomes:
-            writer.writerow([o.student, o.assignment, o.status, o.score, o.max_score, o.message])
+            graded = o.status == "graded"
+            writer.writerow([o.student, o.assignment, o.status, lms.number(o.score) if graded else no_grade_cell(no_grade),
+                             lms.number(o.max_score), lms.number(o.penalty) if graded else "",
+                             deadlines.days_late(o.seconds_late) if graded else "", o.message])
+
+
+GRADES_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+                  "raw_score", "late_submission_penalty", "score", "max_score", "status"]
+
+
+def write_grades_csv(gb, path, outcomes, no_grade="blank"):
+    """grades.csv: nbgrader's export's columns (score is after the late penalty; duedate is the
+    student's, its extension included) plus the status, a row per outcome of the batch, so
+    only the batch's assignments; a submission with no grade gets the same cell as everywhere."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, GRADES_COLUMNS)
+        writer.writeheader()
+        for o in outcomes:
+            row = {"assignment": o.assignment, "student_id": o.student, "status": o.status,
+                   "max_score": lms.number(o.max_score)}
+            try:
+                student = gb.find_student(o.student)
+            except MissingEntry:
+                student = None
+            if student is not None:
+                row.update(last_name=student.last_name or "", first_name=student.first_name or "",
+                           email=student.email or "")
+            if o.status == "graded":
+                submission = gb.find_submission(o.assignment, o.student)
+                row.update(duedate=submission.duedate or "", timestamp=submission.timestamp or "",
+                           raw_score=lms.number(o.score + o.penalty), late_submission_penalty=lms.number(o.penalty),
+                           score=lms.number(o.score))
+            else:
+                row.update(duedate=gb.find_assignment(o.assignment).duedate or "", raw_score=no_grade_cell(no_grade),
+                           score=no_grade_cell(no_grade))
+            writer.writerow(row)
 
 
 def run_jobs(jobs, workers, scheduler=None, log_root=None, warm_sandbox=None):
@@ -303,6 +350,11 @@ def run_jobs(jobs, workers, scheduler=None, log_root=None, warm_sandbox=None):
         close()
 
 
+def _order(name):
+    """The syllabus order of the course's assignments, then any other by name."""
+    return (ASSIGNMENTS.index(name), "") if name in ASSIGNMENTS else (len(ASSIGNMENTS), name)
+
+
 def _threads(workers):
     return max(1, (os.cpu_count() or 1) // workers)
 
@@ -318,10 +370,11 @@ def _forkserver():
     return context
 
 
-def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback=True, workers=1,
+def grade_batch(root=AUTOGRADERS, assignments=None, db_url=None, feedback=True, workers=1,
                 out=sys.stdout, sandbox=True, scheduler=None, roster=None, no_grade="blank",
                 moodle_id="email", canvas_ids=None, force=False):
-    """Grade every student's submissions of `assignments`; return their Outcomes.
+    """Grade every student's submissions of `assignments` (default: every released assignment,
+    those `python -m course.release ID` put in the gradebook); return their Outcomes.
 
     roster: CSV mapping student ids to LMS identities (default <root>/roster.csv if it exists;
     course/lms.py), for canvas_grades.csv and moodle_grades.csv; no_grade: "blank" or "zero",
@@ -345,28 +398,44 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
     warm = shared_warm_sandbox(api.config, _threads(workers)) if sandbox is True and not scheduler else None
     root, db_url = Path(api.coursedir.root), api.coursedir.db_url
     logs.setup(root)
+    try:  # a broken deadlines file stops the batch before any grading
+        due = deadlines.load(root)
+    except deadlines.DeadlineError as error:
+        raise SystemExit(f"cannot read the deadlines: {error}")
     if roster is None and (root / "roster.csv").is_file():
         roster = root / "roster.csv"
+    roster_ids = []
     if roster is not None:
         try:  # a broken roster stops the batch before any grading
-            lms.read_roster(roster)
+            roster_ids = list(lms.read_roster(roster))
         except (lms.RosterError, OSError, UnicodeDecodeError) as error:
             raise SystemExit(f"cannot read the roster: {error}")
     submitted = root / api.coursedir.submitted_directory
     with Gradebook(db_url, api.coursedir.course_id) as gb:
-        missing = sorted(set(assignments) - {a.name for a in gb.assignments})
+        released = [a.name for a in sorted(gb.assignments, key=lambda a: _order(a.name))]
+        if assignments is None:
+            assignments = released
+            if not assignments:
+                raise SystemExit("no assignment released yet: run `python -m course.release ASSIGNMENT_ID` first")
+        missing = sorted(set(assignments) - set(released))
         if missing:
-            raise SystemExit(f"not generated yet: {', '.join(missing)}; run `make release` first")
+            raise SystemExit(f"not released yet: {', '.join(missing)}; run `python -m course.release "
+                             f"{' '.join(missing)}` first")
+        logs.run_header(assignments)
+        deadlines.sync_assignments(gb, due, assignments)
         folders = {p.name for p in submitted.iterdir() if p.is_dir()} if submitted.is_dir() else set()
         for student in sorted(folders):
             gb.update_or_create_student(student)
-        students = sorted(folders | {s.id for s in gb.students})
+        # Roster students who submitted nothing are "missing", like anyone else with no submission.
+        students = sorted(folders | {s.id for s in gb.students} | set(roster_ids))
     jobs = [(str(root), db_url, a, s, feedback, sandbox, force) for a in assignments for s in students]
     outcomes = []
     if jobs:
         for n, outcome in enumerate(run_jobs(jobs, workers, scheduler, root, warm), 1):
             outcomes.append(outcome)
             score = f"{outcome.score:g}/{outcome.max_score:g}" if outcome.status == "graded" else outcome.status
+            if outcome.seconds_late > 0:
+                score += f" ({deadlines.describe(outcome.seconds_late, outcome.penalty)})"
             took = "unchanged since graded" if outcome.unchanged else f"{outcome.seconds:.1f}s"
             line = (f"[{n}/{len(jobs)}] {outcome.assignment} {outcome.student}: {score} ({took})"
                     + (f" - {outcome.message}" if outcome.message else ""))
@@ -375,7 +444,7 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
     outcomes.sort(key=lambda o: (o.assignment, o.student))
     issues, written = None, []
     with Gradebook(db_url, api.coursedir.course_id) as gb:
-        CsvExportPlugin(to=str(root / "grades.csv")).export(gb)
+        write_grades_csv(gb, root / "grades.csv", outcomes, no_grade)
         write_tests_csv(gb, root / "tests.csv", assignments)
         if roster is not None:
             written, issues = lms.export(gb, root, roster, assignments, outcomes, no_grade, moodle_id, canvas_ids)
@@ -383,7 +452,7 @@ def grade_batch(root=AUTOGRADERS, assignments=ASSIGNMENTS, db_url=None, feedback
         similarity.write_csv(similar, root / similarity.CSV_NAME)
         print(similarity.summary(similar, root / similarity.CSV_NAME), file=out)
         report.write_html(report.collect(gb, root, assignments, outcomes), root / "report.html", issues, similar=similar)
-    write_report(outcomes, root / "report.csv")
+    write_report(outcomes, root / "report.csv", no_grade)
     summarize(outcomes, root, out, issues, written)
     return outcomes
 
@@ -398,9 +467,13 @@ def summarize(outcomes, root, out, issues=None, lms_files=()):
         scores = [o.score for o in graded if o.assignment == assignment]
         top = max(o.max_score for o in graded if o.assignment == assignment)
         print(f"  {assignment}: mean {sum(scores) / len(scores):.2f} of {top:g} over {len(scores)}", file=out)
-    for o in outcomes:
+    for o in outcomes:  # the words of report.csv and report.html
         if o.status == "not graded":
             print(f"  NOT GRADED {o.assignment} {o.student}: {o.message}", file=out)
+        elif o.status == "missing":
+            print(f"  MISSING {o.assignment} {o.student}: no submission", file=out)
+        elif o.seconds_late > 0:
+            print(f"  LATE {o.assignment} {o.student}: {deadlines.describe(o.seconds_late, o.penalty)}", file=out)
     lines = [f"wrote {root / 'grades.csv'}, {root / 'tests.csv'}, {root / 'report.csv'} and feedback/",
              f"report: {root / 'report.html'}"]
     if lms_files:
@@ -416,7 +489,8 @@ def summarize(outcomes, root, out, issues=None, lms_files=()):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("assignments", nargs="*", default=ASSIGNMENTS, help="assignment ids (default: all)")
+    parser.add_argument("assignments", nargs="*", default=None,
+                        help="assignment ids (default: every assignment released with python -m course.release)")
     parser.add_argument("--root", default=str(AUTOGRADERS), help="nbgrader course folder (default: autograders/)")
     parser.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in the course folder)")
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
@@ -445,10 +519,10 @@ def main(argv=None):
         parser.error("--canvas-assignment takes ASSIGNMENT_ID=CANVAS_ID")
     if args.roster is not None and not Path(args.roster).is_file():
         parser.error(f"--roster {args.roster}: no such file")
-    unknown = sorted(set(args.assignments) - set(ASSIGNMENTS))
+    unknown = sorted(set(args.assignments or ()) - set(ASSIGNMENTS))
     if unknown:
         parser.error(f"unknown assignment id(s) {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}")
-    outcomes = grade_batch(Path(args.root).resolve(), args.assignments, args.db, not args.no_feedback, args.workers,
+    outcomes = grade_batch(Path(args.root).resolve(), args.assignments or None, args.db, not args.no_feedback, args.workers,
                            sandbox=False if args.no_sandbox else "cold" if args.cold_sandbox else True,
                            scheduler=args.scheduler, roster=args.roster, no_grade=args.missing,
                            moodle_id=args.moodle_id, canvas_ids=canvas_ids, force=args.force)

@@ -59,6 +59,7 @@ def nbgrader_config(root=None, db_url=None, sandbox=True):
     config.CourseDirectory.source_directory = str(SOLUTIONS)  # absolute, so any root finds it
     if root is not None:
         config.CourseDirectory.root = str(root)
+        config.LatePenalty.deadlines_file = os.path.join(str(root), "deadlines.toml")
         if db_url is None:
             db_url = f"sqlite:///{root}/gradebook.db?timeout=60"  # parallel graders wait, not fail
     if db_url is not None:

@@ -36,8 +36,10 @@ moodle_grades.csv (Moodle: Grades > Import > CSV file):
     "ID number" (roster sis_id) as --moodle-id email|username|idnumber chooses: on import,
     map it ("Map from") to the user field of that name (useremail, username, useridnumber);
     then "Full name" (ignored on import) and one column per assignment, headed by the
-    assignment id, each mapped on import to its grade item (or to a new grade item). Scores are
-    raw points: a grade item's maximum grade should equal the assignment's maximum.
+    assignment id, each mapped on import to its grade item (or to a new grade item), each
+    followed by "<assignment id> feedback", mapped to that item's feedback: the late penalty
+    ("2 days late: -1.2 points"), "not graded: <why>" or "missing". Scores are raw points: a
+    grade item's maximum grade should equal the assignment's maximum.
 
 Scores are nbgrader's (grades.csv's `score`: after any late penalty). A roster student with no
 graded submission (none, or one that could not be graded) gets an empty cell or 0, as
@@ -68,8 +70,8 @@ class RosterIssues:
     no_identity: list = field(default_factory=list)  # (student, why the LMS cannot match the row)
 
     def lines(self):
-        out = [f"  NO SUBMISSION {a} {s}: on the roster" for a, ss in self.no_submission.items() for s in ss]
-        out += [f"  NOT ON ROSTER {a} {s}: left out of the LMS exports" for a, ss in self.unknown.items() for s in ss]
+        # Roster students with no submission are printed as MISSING with every other missing one.
+        out = [f"  NOT ON ROSTER {a} {s}: left out of the LMS exports" for a, ss in self.unknown.items() for s in ss]
         out += [f"  ROSTER {s}: {why}" for s, why in self.no_identity]
         return out
 
@@ -146,7 +148,8 @@ def scores_from(gb, assignments, outcomes=None):
         maxima[name] = float(assignment.max_score)
         for submission in assignment.submissions:
             if graded is None or (submission.student_id, name) in graded:
-                scores[(submission.student_id, name)] = float(submission.score)
+                penalty = float(submission.late_submission_penalty or 0.0)  # the grade is after it
+                scores[(submission.student_id, name)] = max(0.0, float(submission.score) - penalty)
     return scores, maxima
 
 
@@ -173,13 +176,30 @@ def write_canvas(path, roster, assignments, scores, maxima, missing="blank", can
     return path
 
 
-def write_moodle(path, roster, assignments, scores, missing="blank", identifier="email"):
+def notes_from(outcomes):
+    """{(student, assignment): what Moodle's feedback column says}: the late penalty of a graded
+    submission, "not graded: <why>" or "missing" for one with no grade (the words of report.csv)."""
+    from .deadlines import describe
+
+    notes = {}
+    for o in outcomes or ():
+        if o.status == "graded":
+            notes[(o.student, o.assignment)] = describe(o.seconds_late, o.penalty)
+        else:
+            notes[(o.student, o.assignment)] = o.status + (f": {o.message}" if o.status == "not graded" else "")
+    return notes
+
+
+def write_moodle(path, roster, assignments, scores, missing="blank", identifier="email", notes=None):
     header, column = MOODLE_IDENTIFIERS[identifier]
+    notes = notes or {}
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow([header, "Full name"] + list(assignments))
+        writer.writerow([header, "Full name"] + [h for a in assignments for h in (a, f"{a} feedback")])
         for sid, person in roster.items():
-            writer.writerow([person[column], person["name"] or sid] + [cell(scores, sid, a, missing) for a in assignments])
+            writer.writerow([person[column], person["name"] or sid]
+                            + [v for a in assignments for v in (cell(scores, sid, a, missing),
+                                                                notes.get((sid, a), "missing"))])
     return path
 
 
@@ -234,7 +254,8 @@ def export(gb, root, roster_path, assignments, outcomes, missing="blank", moodle
     scores, maxima = scores_from(gb, assignments, outcomes)
     root = Path(root)
     paths = [write_canvas(root / CANVAS_FILE, roster, assignments, scores, maxima, missing, canvas_ids),
-             write_moodle(root / MOODLE_FILE, roster, assignments, scores, missing, moodle_identifier)]
+             write_moodle(root / MOODLE_FILE, roster, assignments, scores, missing, moodle_identifier,
+                          notes_from(outcomes))]
     header = _header(roster_path)
     if len(assignments) == 1 and roster_format(header) == "moodle" and "Grade" in header:
         paths.append(fill_moodle_worksheet(roster_path, root / f"moodle_worksheet_{assignments[0]}.csv",

@@ -17,17 +17,32 @@ What a grading batch used to print besides its progress, and what happens to eac
   descriptors 1 and 2 at a pipe it copies into the log file, so what a kernel (student code
   included) prints lands there, never on the terminal.
 
+- nbgrader's `Attribute 'checksum' for cell test_fun_dz has changed!` for every honest
+  submission: the gradebook keeps a check cell's checksum with its hidden tests, the student's
+  copy has them removed, so nbgrader's OverwriteCells sees a changed locked cell. Cause
+  handled in `OverwriteCellsWithIds`: a locked cell that is exactly the released one (the
+  gradebook's source less its hidden tests) is restored without a warning; any other change
+  to a locked cell is still reported as tampering.
+
 Everything else still reaches the terminal: a warning not in LIBRARY_NOISE, a logged error.
+
+grading.log is appended to: each batch starts with a header line (`run_header`: the date, the
+command and the assignments), so an instructor keeps every run's log, a no-op rerun included.
 """
+import datetime
 import logging
 import os
 import re
+import shlex
 import sys
 import threading
 import uuid
 import warnings
 
-from nbgrader.preprocessors import OverwriteCells
+from nbgrader import utils as nbgrader_utils
+from nbgrader.api import MissingEntry
+from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
+from nbformat import NotebookNode
 
 LOG_NAME = "grading.log"
 log = logging.getLogger("course")
@@ -106,8 +121,8 @@ def setup(root=None, terminal=None, worker=False, redirect_fds=False):
     """Route this process's warnings and logs: DEBUG and up to <root>/grading.log, WARNING and
     up (minus LIBRARY_NOISE) to `terminal` (default: stderr). Idempotent per process.
 
-    worker: a grading worker appends to the log the instructor's process emptied, and keeps
-    library logs off the terminal. redirect_fds: point file descriptors 1 and 2 at the log file (a local grading worker: its
+    worker: a grading worker, which keeps library logs off the terminal. Every process appends
+    to the log: `run_header` marks where a batch starts. redirect_fds: point file descriptors 1 and 2 at the log file (a local grading worker: its
     kernels inherit them); the terminal handler keeps a copy of the original stderr."""
     top = logging.getLogger()
     for handler in [h for h in top.handlers if getattr(h, "_course", False)]:
@@ -117,8 +132,6 @@ def setup(root=None, terminal=None, worker=False, redirect_fds=False):
     path = None
     if root is not None:
         path = os.path.join(str(root), LOG_NAME)
-        if not worker:  # a new batch: empty the file, then append like the workers do
-            open(path, "w").close()
         to_file = logging.FileHandler(path, mode="a", encoding="utf-8")
         to_file.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
         to_file._course = True
@@ -147,10 +160,41 @@ def setup(root=None, terminal=None, worker=False, redirect_fds=False):
     return path
 
 
+def run_header(assignments, argv=None):
+    """Start a batch's part of the log: the date, the command and the assignments."""
+    if argv is None:
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)  # python -m course.grade
+        argv = [os.path.basename(sys.executable)] + (["-m", spec.name] + sys.argv[1:] if spec else sys.argv)
+    command = shlex.join(argv)
+    now = datetime.datetime.now(datetime.timezone.utc).astimezone()
+    log.info("%s run %s: %s; assignments: %s", "=" * 20, now.isoformat(timespec="seconds"), command,
+             ", ".join(assignments) or "none")
+
+
 class OverwriteCellsWithIds(OverwriteCells):
     """nbgrader's OverwriteCells, then an id for every cell without one: nbgrader puts a deleted
     check cell back without an id, and nbconvert validates the notebook right after each
-    preprocessor (nbformat's MissingIDFieldWarning)."""
+    preprocessor (nbformat's MissingIDFieldWarning). A locked cell exactly as released (its
+    gradebook source less the hidden tests) gets its hidden tests back without nbgrader's
+    "checksum has changed" warning, which is kept for cells a student really changed."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id is not None and cell.cell_type == "code":
+            try:
+                source = self.gradebook.find_source_cell(grade_id, self.notebook_id, self.assignment_id)
+            except MissingEntry:
+                source = None
+            if source is not None and source.locked and cell.source != source.source \
+                    and nbgrader_utils.is_locked(cell) and cell.source == self.as_released(source):
+                cell.source = source.source
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    def as_released(self, source):
+        """The source cell as generate_assignment hands it out: its hidden tests removed."""
+        released = NotebookNode({"cell_type": source.cell_type, "source": source.source, "metadata": {}})
+        ClearHiddenTests(parent=self)._remove_hidden_test_region(released)
+        return released.source
 
     def preprocess(self, nb, resources):
         nb, resources = super().preprocess(nb, resources)
