@@ -36,6 +36,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import sqlalchemy.exc
 from nbgrader.api import Gradebook, MissingEntry
 
 from . import ASSIGNMENTS, AUTOGRADERS, lms
@@ -219,17 +220,22 @@ def place(root, assignment, student, chosen):
     return changed
 
 
-def collect(download, assignment, roster_path=None, root=AUTOGRADERS, out=sys.stdout):
+def collect(download, assignment, roster_path=None, root=AUTOGRADERS, out=None):
     """Place every student's newest notebook of `assignment`; return each file's Found."""
-    root = Path(root)
+    root, out = Path(root), out or sys.stdout
     roster = lms.read_roster(roster_path) if roster_path else {}
-    with Gradebook(nbgrader_api(root).coursedir.db_url) as gb:
-        try:
+    release_first = f"release it first (python -m course.release {assignment})"
+    db_url = nbgrader_api(root).coursedir.db_url
+    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///").split("?")[0]).is_file():
+        raise CollectError(f"{root} has no gradebook: {release_first}, or pass the course folder as --root")
+    try:
+        with Gradebook(db_url) as gb:
             gb.find_assignment(assignment)
-        except MissingEntry:
-            raise CollectError(f"{assignment} is not in the gradebook: release it first "
-                               f"(python -m course.release {assignment})") from None
-        known_ids = grade_ids_by_assignment(gb)
+            known_ids = grade_ids_by_assignment(gb)
+    except MissingEntry:
+        raise CollectError(f"{assignment} is not in the gradebook: {release_first}") from None
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        raise CollectError(f"cannot open the gradebook {db_url}: {error}") from None
     files = [identify(f) for f in read_download(download)]
     match_students(files, roster)
     by_student = {}

@@ -44,8 +44,8 @@ def _claims_something(marks):
 
 def _describe(name, grade_cells):
     if name == "setup":
-        return "the setup cell"
-    return f"the check cell `{name}`" if name in grade_cells else f"the locked cell `{name}`"
+        return "The setup cell"
+    return f"The check cell `{name}`" if name in grade_cells else f"The locked cell `{name}`"
 
 
 def _new_id(nb, used):
@@ -114,7 +114,7 @@ class RepairCells(NbGraderPreprocessor):
             if name in present:
                 continue
             if name in grade_cells:
-                notes.append(f"{_describe(name, grade_cells).capitalize()} was missing: it was put back and graded.")
+                notes.append(f"{_describe(name, grade_cells)} was missing: it was put back and graded.")
                 continue
             if not locked or name in task_cells:
                 continue
@@ -129,6 +129,6 @@ class RepairCells(NbGraderPreprocessor):
             at = next(i for i, c in enumerate(nb.cells) if c is earlier[-1]) + 1 if earlier else 0
             nb.cells.insert(at, cell)
             present[name] = cell
-            notes.append(f"{_describe(name, grade_cells).capitalize()} was missing: it was put back "
+            notes.append(f"{_describe(name, grade_cells)} was missing: it was put back "
                          "as released before grading.")
         return notes

@@ -9,6 +9,7 @@ a copied check cell, a cell pasted from another assignment, two candidate notebo
 import copy
 import csv
 import io
+import re
 import uuid
 import zipfile
 
@@ -282,3 +283,15 @@ def test_no_roster_and_not_a_download_say_why(course, tmp_path):
     (tmp_path / "plain.txt").write_text("hello")
     with pytest.raises(collect.CollectError, match="neither a zip file nor a folder"):
         collect.collect(tmp_path / "plain.txt", AID, None, course["root"], io.StringIO())
+
+
+def test_the_command_line(course, tmp_path, capsys):
+    d = course["downloads"]
+    assert collect.main([str(d / "moodle-folders"), "--assignment", AID, "--roster", str(d / "moodle-worksheet.csv"),
+                         "--root", str(course["root"])]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(f"(COLLECTED|UNCHANGED) +Katherine Johnson_201_assignsubmission_file_/{WANTED} "
+                     "-> kjohnson@example.edu", printed), printed
+    assert "SKIPPED     Ghost Writer_299_assignsubmission_file_/" in printed
+    with pytest.raises(SystemExit, match="has no gradebook: release it first"):
+        collect.main([str(d / "moodle-folders"), "--assignment", AID, "--root", str(tmp_path / "elsewhere")])
