@@ -22,7 +22,8 @@ book: venv
 book-solutions: book
 	$(BIN)/python -m course.solutions_site
 
-## Regenerate chapters/ and the nbgrader release from solutions/.
+## Regenerate chapters/ (the pages) and the outputs nbval checks from solutions/; it releases
+## nothing: `python -m course.release ID` releases an assignment to the course (autograders/).
 release: venv
 	$(BIN)/python -m course.release
 

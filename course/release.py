@@ -1,13 +1,19 @@
 """Generate everything students and readers get from the chapter sources.
 
-    python -m course.release [ASSIGNMENT_ID ...]
+    python -m course.release ASSIGNMENT_ID ...   # release these assignments to the course
+    python -m course.release                     # `make release`: regenerate every page only
 
 For each assignment: refresh the source's setup cell from course/setup_cell.py, run
 `nbgrader generate_assignment` (stubs, no hidden tests), execute the reference solution
 once, and write the student notebook = the nbgrader release plus the reference run's
 output under every demo that needs an exercise. That notebook is both the chapter page
 (chapters/<id>.ipynb) and what `nbgrader release_assignment` hands out. The reference
-run's outputs of cells tagged nbval-check-output are stored in the source for nbval.
+run's outputs of cells tagged nbval-check-output are stored in the source for nbval, printed
+pieces joined (join_streams), so a second release writes the same bytes.
+
+Released means: generated into the course folder's gradebook and release/ folder, which only
+naming the assignment does. `course.grade` and every output it writes list released
+assignments only; `make release` regenerates pages and sources without releasing anything.
 """
 import argparse
 import base64
@@ -129,10 +135,29 @@ def student_notebook(released, reference):
     return released
 
 
-def record_checked_outputs(assignment_id, reference):
-    """Store the reference run's outputs in the source cells nbval compares, and only those."""
-    path = source_notebook(assignment_id)
-    nb = nbformat.read(path, as_version=4)
+def join_streams(nb):
+    """Each run of consecutive stream outputs of one name (stdout, stderr) as one output: the
+    kernel sends printed text in pieces whose boundaries depend on timing (a loaded machine
+    splits a print differently), so only the joined text is the same from run to run."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        joined = []
+        for out in cell.outputs:
+            if out.output_type == "stream" and joined and joined[-1].output_type == "stream" \
+                    and joined[-1].name == out.name:
+                joined[-1].text += out.text
+            else:
+                joined.append(out)
+        cell.outputs = joined
+    return nb
+
+
+def record_checked_outputs(assignment_id, reference, path=None):
+    """Store the reference run's outputs in the source cells nbval compares, and only those
+    (`path`: where to write that source; default: the source itself)."""
+    nb = nbformat.read(source_notebook(assignment_id), as_version=4)
+    path = path or source_notebook(assignment_id)
     for cell, ref in zip(nb.cells, reference.cells):
         if cell.cell_type == "code":
             checked = CHECKED_TAG in tags(cell)
@@ -143,7 +168,8 @@ def record_checked_outputs(assignment_id, reference):
 
 
 def release(assignment_id, api=None, chapters=CHAPTERS, record=False):
-    """Generate one assignment; return the path of its student notebook."""
+    """Generate one assignment; return the path of its student notebook. record: True writes
+    the reference outputs nbval compares into the source, a path writes that source there."""
     api = api or nbgrader_api()
     result = api.generate_assignment(assignment_id, force=True, create=True)
     if not result["success"]:
@@ -151,9 +177,9 @@ def release(assignment_id, api=None, chapters=CHAPTERS, record=False):
     release_dir = os.path.join(api.coursedir.root, api.coursedir.release_directory, assignment_id)
     released_path = os.path.join(release_dir, f"{assignment_id}.ipynb")
     released = nbformat.read(released_path, as_version=4)
-    reference = execute(source_notebook(assignment_id))
+    reference = join_streams(execute(source_notebook(assignment_id)))
     if record:
-        record_checked_outputs(assignment_id, reference)
+        record_checked_outputs(assignment_id, reference, None if record is True else record)
     student = student_notebook(released, reference)
     nbformat.write(student, released_path)
     chapters.mkdir(parents=True, exist_ok=True)
@@ -164,16 +190,31 @@ def release(assignment_id, api=None, chapters=CHAPTERS, record=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("assignments", nargs="*", default=ASSIGNMENTS, help="assignment ids (default: all)")
+    parser.add_argument("assignments", nargs="*",
+                        help="assignment ids to release to the course folder (autograders/); without any, "
+                             "every chapter's page is regenerated and none is released")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.assignments) - set(ASSIGNMENTS))
     if unknown:
         parser.error(f"unknown assignment id(s) {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}")
-    api = nbgrader_api()
-    for assignment_id in args.assignments:
-        refresh_setup_cell(assignment_id)
-        target = release(assignment_id, api, record=True)
-        print(f"release {assignment_id} -> {target.relative_to(ROOT)}", flush=True)
+    if args.assignments:  # released: in the course's gradebook and nbgrader's release/ folder
+        api = nbgrader_api()
+        for assignment_id in args.assignments:
+            refresh_setup_cell(assignment_id)
+            target = release(assignment_id, api, record=True)
+            print(f"released {assignment_id}: {target.relative_to(ROOT)} and "
+                  f"{AUTOGRADERS.name}/{api.coursedir.release_directory}/{assignment_id}/", flush=True)
+        return 0
+    # `make release`: the pages only. The gradebook generated on the way is a scratch one, so the
+    # course's gradebook (and every grading output) lists only the assignments released above.
+    with tempfile.TemporaryDirectory(prefix="pages-") as scratch:
+        api = nbgrader_api(scratch)
+        for assignment_id in ASSIGNMENTS:
+            refresh_setup_cell(assignment_id)
+            target = release(assignment_id, api, record=True)
+            print(f"page {assignment_id} -> {target.relative_to(ROOT)} (not released: "
+                  f"python -m course.release {assignment_id} releases it)", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
