@@ -44,6 +44,7 @@ c.JudgeChecks.show_hidden_values = os.environ.get("COURSE_SHOW_HIDDEN_VALUES") =
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "course.feedback.ReadableFeedback",  # setup cell folded, no figure stand-ins, math as MathML
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.Exchange.root = os.environ.get("COURSE_EXCHANGE", "/srv/nbgrader/exchange")

@@ -1,13 +1,59 @@
-"""Feedback pages exactly as nbgrader writes them, with the templates compiled once per process.
+"""Feedback pages a student can read, with the templates compiled once per process.
 
-nbgrader builds a new HTML exporter, and so a new Jinja environment, for every submission;
-compiling the feedback template and the templates it extends took about a third of each
-page's time. The compiled code is kept in memory and reused: the same templates, the same page.
+- ReadableFeedback (a preprocessor of GenerateFeedback): the setup cell's code is left out, a
+  figure the grader did not draw (its text stand-in, `<Figure size 440x360 with 2 Axes>`) is
+  dropped, and math becomes MathML, which the browser typesets with no network (the page is
+  opened offline as often as not; MathJax came from a CDN).
+- FeedbackExporter: nbconvert's HTML exporter without the MathJax script, with long lines
+  wrapped instead of cut at the box's edge. nbgrader builds a new exporter, and so a new Jinja
+  environment, for every submission; the compiled templates are kept in memory and reused.
 """
+import re
+
 import jinja2
+from latex2mathml.converter import convert
 from nbconvert.exporters import HTMLExporter
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 _compiled = {}
+FIGURE_STAND_IN = re.compile(r"^<(Figure|matplotlib\.\w+\.\w+) size [\d.]+x[\d.]+ with \d+ Axes>$")
+# $$...$$ (display) or $...$ (inline) outside code: not \$ and not a lone $ followed by a space.
+MATH = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<![\\$])\$(?!\s)([^$\n]+?)(?<![\s\\])\$(?!\d)", re.S)
+CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+WRAP_CSS = ("<style>/* course: wrap long lines instead of cutting them */\n"
+            "pre, .jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }\n"
+            "math[display='block'] { margin: 0.6em 0; }</style>\n")
+MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+
+
+def _mathml(match):
+    latex, display = (match.group(1), "block") if match.group(1) is not None else (match.group(2), "inline")
+    try:
+        return convert(latex.strip(), display=display)
+    except Exception:  # a construct the converter does not know: the LaTeX stays, readable as text
+        return match.group(0)
+
+
+def math_to_mathml(markdown):
+    """Markdown with its $...$ and $$...$$ replaced by MathML; code spans and blocks untouched."""
+    parts = CODE.split(markdown)
+    return "".join(part if n % 2 else MATH.sub(_mathml, part) for n, part in enumerate(parts))
+
+
+class ReadableFeedback(NbGraderPreprocessor):
+    """Before the feedback page is written: leave out the setup cell's code, drop figures the
+    grader did not draw, and turn math into MathML."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "setup":
+            cell.metadata["transient"] = {"remove_source": True}  # nbconvert's templates skip such a cell's input
+        if cell.cell_type == "markdown":
+            cell.source = math_to_mathml(cell.source)
+        elif cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.output_type in ("display_data", "execute_result") and set(o.get("data", {})) == {"text/plain"}
+                                    and FIGURE_STAND_IN.match(str(o["data"]["text/plain"]).strip()))]
+        return cell, resources
 
 
 class _InMemory(jinja2.BytecodeCache):
@@ -20,9 +66,14 @@ class _InMemory(jinja2.BytecodeCache):
 
 
 class FeedbackExporter(HTMLExporter):
-    """nbconvert's HTML exporter; its templates are compiled once per process."""
+    """nbconvert's HTML exporter: templates compiled once per process, no MathJax, lines wrapped."""
 
     def _create_environment(self):
         environment = super()._create_environment()
         environment.bytecode_cache = _InMemory()
         return environment
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        html, resources = super().from_notebook_node(nb, resources, **kw)
+        html = MATHJAX.sub("<!-- no MathJax: math is MathML (course/feedback.py) -->", html, count=1)
+        return html.replace("</head>", WRAP_CSS + "</head>", 1), resources

@@ -19,6 +19,7 @@ import argparse
 import base64
 import contextlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -35,6 +36,7 @@ from .gradebook import nbgrader_api
 SETUP_CELL = "\n\n\n".join((ROOT / "course" / name).read_text().strip("\n") for name in ("setup_cell.py", "checks.py"))
 REFERENCE_TAG = "reference-output"
 CHECKED_TAG = "nbval-check-output"  # nbval compares these cells' stored outputs with a fresh run
+SUMMARY_TAG = "course-summary"  # the student notebook's last cell: the table of visible checks
 
 
 def grade_id(cell):
@@ -116,8 +118,11 @@ def student_notebook(released, reference):
         cells.append(cell)
         if cell.cell_type != "code":
             continue
-        if CHECKED_TAG in tags(cell):  # the release has no stored outputs to compare with
-            cell.metadata["tags"] = [t for t in tags(cell) if t != CHECKED_TAG]
+        if CHECKED_TAG in tags(cell):
+            if "uses-exercise" in tags(cell):  # a stub prints no numbers: its reference cell shows them
+                cell.metadata["tags"] = [t for t in tags(cell) if t != CHECKED_TAG]
+            else:  # nbval compares the chapter's own run with the reference run's numbers
+                cell.outputs, cell.execution_count = ref.outputs, ref.execution_count
         if grade_id(cell) == "setup":  # folded away: on the site, in Jupyter and in Colab
             cell.metadata["tags"] = sorted(set(tags(cell)) | {"hide-input"})
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
@@ -131,8 +136,20 @@ def student_notebook(released, reference):
             note.id = f"reference-{n}"
             note.metadata["tags"] = [REFERENCE_TAG]
             cells.append(note)
-    released.cells = cells
+    released.cells = cells + [summary_cell(released)]
     return released
+
+
+def summary_cell(nb):
+    """The last cell of a student notebook: the table of every exercise's visible checks."""
+    exercises = list(dict.fromkeys(re.findall(r"""^checks = Checks\(\s*["']([^"']+)["']""",
+                                              "\n".join(c.source for c in nb.cells if c.cell_type == "code"), re.M)))
+    cell = nbformat.v4.new_code_cell(
+        "# Before you submit: run every cell (Run > Run All Cells), then read this table of your exercises'\n"
+        f"# visible checks.\nChecks.summary({exercises!r})")
+    cell.id = "course-summary"
+    cell.metadata["tags"] = [SUMMARY_TAG, "remove-cell"]  # the site's readers have no exercises to check
+    return cell
 
 
 def join_streams(nb):
@@ -182,6 +199,8 @@ def release(assignment_id, api=None, chapters=CHAPTERS, record=False):
         record_checked_outputs(assignment_id, reference, None if record is True else record)
     student = student_notebook(released, reference)
     nbformat.write(student, released_path)
+    # The student's own check, a single file that needs only Jupyter: released beside the notebook.
+    shutil.copyfile(ROOT / "course" / "check.py", os.path.join(release_dir, "check.py"))
     chapters.mkdir(parents=True, exist_ok=True)
     target = chapters / f"{assignment_id}.ipynb"
     shutil.copyfile(released_path, target)
