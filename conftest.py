@@ -31,3 +31,17 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("notebook execution times (nbval, all cells)")
         for notebook, seconds in sorted(_notebook_seconds.items()):
             terminalreporter.write_line(f"{seconds:6.1f}s  {notebook}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A reference solution (solutions/) whose own check cell prints a FAIL line, or is not
+    started, fails its nbval item: check cells catch every exception, so nbval alone would pass."""
+    result = yield
+    if item.nodeid.startswith("solutions/") and ".ipynb::" in item.nodeid:
+        stderr = "".join(o.get("text", "") for o in getattr(item, "test_outputs", None) or []
+                         if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        failed = [line.strip() for line in stderr.splitlines() if line.startswith("  FAIL  ") or "not started" in line]
+        if failed:
+            raise AssertionError("the reference solution fails its own checks:\n" + "\n".join(failed[:10]))
+    return result
