@@ -388,7 +388,8 @@ def similarity_html(results):
         if result.problem:
             parts.append(f'<p class="similarity-problem">Not compared: {e(result.problem)}.</p></div>')
             continue
-        notes = [f"{len(result.students)} submissions with an answer, {len(result.similarities)} pairs compared "
+        pairs = len(result.similarities)
+        notes = [f"{len(result.students)} submissions with an answer, {pairs} pair{'s' * (pairs != 1)} compared "
                  f"({result.seconds:.2f} s)."]
         if compared:
             notes.append("Compared: " + ", ".join(f"<code>{e(x.name)}</code> ({x.answers} answers, median "

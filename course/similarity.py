@@ -387,5 +387,5 @@ def summary(results, csv_path):
     found = [f"{r.assignment} {len(r.pairs)}" for r in results if r.pairs]
     seconds = sum(r.seconds for r in results)
     return (f"similar submissions (similarity >= {THRESHOLD:g}, a reason to look, not a verdict): "
-            f"{sum(len(r.pairs) for r in results)} pairs" + (f" ({', '.join(found)})" if found else "")
+            f"{sum(len(r.pairs) for r in results)} pair(s)" + (f" ({', '.join(found)})" if found else "")
             + f", compared in {seconds:.2f}s; listed in {csv_path} and report.html")
