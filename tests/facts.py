@@ -1,4 +1,45 @@
-"""The syllabus facts (../shared/syllabus.md) each chapter page must show, as printed."""
+"""The syllabus facts (../shared/syllabus.md) each chapter page must show, as printed.
+
+Numbers a run prints are derived here, where they can be, from the syllabus's description of
+the demo by another computation than the chapter's (NumPy in float64, or plain Python),
+instead of copied from a run: DERIVED lists them (the source's nbval snapshots must show
+them) and FACTS uses them (the pages must show them)."""
+import numpy as np
+import torch
+
+
+def line_fit_losses():
+    """02: n = 100 points (u, 1), u ~ U(-1, 1), weights (3, 2), U(0, 1) noise, after
+    seed_everything(2022); plain gradient descent from (1, 1), lr 0.1, 100 steps. Only the
+    random draws come from torch (the same generator and seed): the descent is NumPy's."""
+    generator = torch.Generator().manual_seed(2022)
+    u = torch.empty(100).uniform_(-1.0, 1.0, generator=generator).double().numpy()
+    noise = torch.rand(100, generator=generator).double().numpy()
+    X = np.stack([u, np.ones(100)], axis=1)
+    y = X @ np.array([3.0, 2.0]) + noise
+    a, losses = np.array([1.0, 1.0]), []
+    for _ in range(100):
+        residual = X @ a - y
+        losses.append(float((residual ** 2).mean()))
+        a = a - 0.1 * 2 / len(y) * X.T @ residual
+    return losses
+
+
+def cube_zero_path(steps=2):
+    """06: x <- x - lr * 3x^2 (the gradient of |x^3| for x > 0) from x = 7 with lr 0.01."""
+    x, path = 7.0, []
+    for _ in range(steps):
+        x -= 0.01 * 3 * x * x
+        path.append(round(x, 4))
+    return path
+
+
+_losses = line_fit_losses()
+DERIVED = {
+    "02-linear-regression": [f"loss before the first step: {_losses[0]:.4f}",
+                             f"loss before the last step:  {_losses[-1]:.4f}"],
+    "06-optimizers-schedulers": ["first five values of x: [" + ", ".join(f"{x:g}" for x in cube_zero_path()) + ","],
+}
 FACTS = {
     "01-gradient-descent": [
         "1847",                      # Cauchy
@@ -6,7 +47,7 @@ FACTS = {
         "params argument given to the optimizer should be an iterable of Tensors or dicts",
         "(3.0807, -1.8616)", "8.0401", "69681", "inf", "(3.0000, -2.0000)",
     ],
-    "02-linear-regression": ["3.8463", "0.0875", "0.0833", "nn.Parameter"],
+    "02-linear-regression": [f"{_losses[0]:.4f}", f"{_losses[-1]:.4f}", f"{1 / 12:.4f}", "nn.Parameter"],
     "03-autograd": [
         "[[1.1667, 1.3333, 1.5000]", "[1.6667, 1.8333, 2.0000]]",
         "MulBackward0", "MeanBackward0", "AddBackward0", "0.2500", "0.5000", "Variable",
@@ -14,7 +55,7 @@ FACTS = {
     "04-computational-graphs": ["49.0", "-14.0", "TanhBackward0"],
     "05-nn-module": ["1537", "0.888942301273346", "0.0673"],
     "06-optimizers-schedulers": [
-        "[5.53, 4.6126", "L1Loss((1,1,1), (1,2,3)) = 1.0", "4.000000e-01", "3.200000e-01",
+        "[" + ", ".join(f"{x:g}" for x in cube_zero_path()), "L1Loss((1,1,1), (1,2,3)) = 1.0", "4.000000e-01", "3.200000e-01",
         "all 151 rates match 0.5 * 0.8**k: True", "LBFGS", "LambdaLR", "MultiStepLR", "StepLR",
     ],
     "07-minibatches": ["1,537", "0.8889", "[10, 10, 10, 2]", "layers.0.weight", "True"],
