@@ -120,7 +120,9 @@ def test_report_numbers(batch):
     pts = points(batch.released)
     top = sum(pts.values())
     [section] = page.rows("section", assignment=AID)
-    assert (section["data-graded"], section["data-not-graded"], section["data-missing"]) == ("4", "1", "0")
+    # s-absent, on the roster with no submission, is missing here as in the printed summary
+    assert (section["data-graded"], section["data-not-graded"], section["data-missing"]) == ("4", "1", "1")
+    assert "4 graded, 1 not graded, 1 missing" in batch.run.stdout
     # total scores: two full marks (s-ref, x-unlisted), one zero (s-stub), one first exercise only
     expected = {f"{top:g}": "2", "0": "1", f"{pts[f'test_{FIRST}']:g}": "1"}
     assert {a["data-score"]: a["data-count"] for a in page.rows("tr") if "data-score" in a} == expected
@@ -232,8 +234,11 @@ def test_canvas_export(batch):
 def test_moodle_export(batch):
     pts = points(batch.released)
     rows = read_csv(batch.root / lms.MOODLE_FILE)
-    assert rows[0] == ["Email address", "Full name", AID]
+    assert rows[0] == ["Email address", "Full name", AID, f"{AID} feedback"]
     grades = {row[0]: row[2] for row in rows[1:]}
+    notes = {row[0]: row[3] for row in rows[1:]}
+    assert notes["di@example.edu"].startswith("not graded: ") and notes["ed@example.edu"] == "missing"
+    assert notes["ada@example.edu"] == "", "on time: nothing to say"
     assert grades == {"ada@example.edu": f"{sum(pts.values()):g}", "bo@example.edu": "0",
                       "cy@example.edu": f"{pts[f'test_{FIRST}']:g}", "di@example.edu": "", "ed@example.edu": ""}
 
@@ -241,7 +246,7 @@ def test_moodle_export(batch):
 def test_missing_zero_and_moodle_identifiers(batch, tmp_path):
     api = nbgrader_api(batch.root)
     with open(batch.root / "report.csv") as handle:
-        outcomes = [Outcome(r["student_id"], r["assignment_id"], r["status"], float(r["score"]))
+        outcomes = [Outcome(r["student_id"], r["assignment_id"], r["status"], float(r["score"] or 0))
                     for r in csv.DictReader(handle)]
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
         paths, issues = lms.export(gb, tmp_path, batch.roster, [AID], outcomes, "zero", "idnumber")
@@ -254,7 +259,7 @@ def test_missing_zero_and_moodle_identifiers(batch, tmp_path):
 
 def test_roster_mismatches_are_listed_not_dropped(batch):
     out = batch.run.stdout
-    assert f"NO SUBMISSION {AID} s-absent" in out
+    assert f"MISSING {AID} s-absent" in out
     assert f"NOT ON ROSTER {AID} x-unlisted" in out
     page = Page((batch.root / "report.html").read_text())
     assert [a["data-student"] for a in page.rows(kind="no-submission")] == ["s-absent"]
@@ -278,7 +283,7 @@ def test_terminal_shows_progress_and_summary_only(batch):
     found = [n for n in NOISE if n in out or n in err]
     assert not found, f"noise on the terminal: {found}\n--- stderr ---\n{err[-3000:]}"
     assert err == "", f"nothing went wrong in this batch, yet stderr says:\n{err[-3000:]}"
-    assert [line for line in out.splitlines() if line.startswith("[")][-1].startswith("[5/5] ")
+    assert [line for line in out.splitlines() if line.startswith("[")][-1].startswith("[6/6] ")
     assert f"full log: {batch.root / 'grading.log'}" in out
 
 
@@ -288,6 +293,7 @@ def test_the_log_file_keeps_everything(batch):
     assert "nbgrader autograde 01-gradient-descent s-ref" in text
     assert "Missing grade cell test_gradient_descent" in text  # nbgrader's own log of s-one
     assert "MissingIDFieldWarning" not in text, "a restored cell must get an id (course.logs.OverwriteCellsWithIds)"
+    assert "has changed!" not in text, "no tampering warning for check cells as released (course.logs)"
 
 
 def test_noise_filter_is_precise():
