@@ -261,6 +261,8 @@ class SandboxKernelManager(AsyncKernelManager):
             elif os.path.isdir(path):
                 args += ["--ro-bind", path, path]
         args += ["--dev", "/dev", "--proc", "/proc"]
+        if rootless():  # a /dev/shm of the sandbox's own: bwrap's /dev is read-only below
+            args += ["--size", str(self.file_size), "--perms", "1777", "--tmpfs", "/dev/shm"]
         for device in sorted(glob.glob("/dev/nvidia*")):  # a GPU, when the grader has one
             args += ["--dev-bind", device, device]
         # /tmp first: Python or the scratch folder may live below it and must stay visible.
@@ -278,6 +280,11 @@ class SandboxKernelManager(AsyncKernelManager):
             if path != str(scratch):
                 args += ["--ro-bind", path, path]
         args += ["--bind", str(scratch), str(scratch)]
+        if rootless():
+            # bwrap's own root and /dev belong to the sandbox's uid, which a kernel has too (mapped
+            # to the grader's): read-only, or any kernel could write there, and a warm sandbox's
+            # kernels would share what it wrote.
+            args += (["--dir", STAGE] if not private_tmp else []) + ["--remount-ro", "/dev", "--remount-ro", "/"]
         return args + ["--chdir", str(scratch / "work" if private_tmp else scratch)]
 
     def _limits(self, uid):
@@ -320,7 +327,8 @@ class SandboxKernelManager(AsyncKernelManager):
             self._spawn = dict(uid=uid, cwd=kw["cwd"], argv=cmd[cmd.index("-f"):], limits=self.rlimits(),
                                env=self._env(self.scratch, env, tmp=str(self.scratch / "tmp")))
             if rootless():
-                self._spawn["namespaces"] = dict(root=str(self.zygote.root), scratch=str(self.scratch), stage=STAGE)
+                self._spawn["namespaces"] = dict(root=str(self.zygote.root), scratch=str(self.scratch), stage=STAGE,
+                                                 shm_bytes=self.file_size)
             return cmd, kw
         setenv = [arg for key, value in self._env(self.scratch, env).items() for arg in ("--setenv", key, value)]
         return self._bwrap(self.scratch) + setenv + ["--"] + self._limits(uid) + cmd, kw
@@ -416,9 +424,7 @@ class Zygote:
             env.update({name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
         env.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS threads to lose across fork()
         args = manager._bwrap(root, private_tmp=False)
-        if rootless():  # each kernel makes namespaces of its own, which needs no capability
-            args += ["--dir", STAGE]
-        else:  # SYS_ADMIN: a network namespace per kernel
+        if not rootless():  # SYS_ADMIN: a network namespace per kernel (an ordinary user's kernels need none)
             args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL",
                      "--cap-add", "CAP_SYS_ADMIN"]
         args += [arg for key, value in env.items() for arg in ("--setenv", key, value)]

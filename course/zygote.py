@@ -54,11 +54,12 @@ def enter_namespaces(uid, gid):
             handle.write(text)
 
 
-def confine_view(root, scratch, stage):
-    """The kernel's own mounts: a /proc of its PID namespace, and of the zygote's folder
-    (its socket, its log, other kernels' scratch folders) only its scratch folder."""
+def confine_view(root, scratch, stage, shm_bytes):
+    """The kernel's own mounts: a /proc of its PID namespace, a /dev/shm of its own, and of the
+    zygote's folder (its socket, its log, other kernels' scratch folders) only its scratch folder."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={shm_bytes}")
     _mount(scratch, stage, None, MS_BIND | MS_REC)  # kept aside while an empty tmpfs covers the zygote's folder
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
     os.mkdir(scratch)

@@ -1,4 +1,7 @@
-"""The sandbox's settings: refusal when it cannot start, per-cell timeouts, output budget."""
+"""The sandbox's settings: refusal when it cannot start, per-cell timeouts, output budget;
+an ordinary user's kernels, confined by user namespaces."""
+import json
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -41,3 +44,108 @@ def test_kernel_runs_confined_and_output_is_cut(tmp_path):
     assert len(flood) < 200_000 and "output cut" in flood
     assert nb.cells[2].outputs[0].text == "temporary files work\n"
     assert nbformat.validate(nb) is None
+
+
+def test_refusal_names_the_setting_that_forbids_user_namespaces(monkeypatch, tmp_path):
+    restricted = tmp_path / "apparmor_restrict_unprivileged_userns"
+    restricted.write_text("1\n")
+    monkeypatch.setattr(sandbox, "rootless", lambda: True)
+    monkeypatch.setattr(sandbox, "USERNS_SETTINGS", [(str(tmp_path / "absent"), "0", "-"),
+                                                     (str(restricted), "1", "sysctl -w it=0")])
+    monkeypatch.setattr(sandbox.subprocess, "run", lambda *a, **k: sandbox.subprocess.CompletedProcess(
+        a, 1, "", "bwrap: setting up uid map: Permission denied"))
+    sandbox.check_available.cache_clear()
+    try:
+        with pytest.raises(SystemExit, match="(?s)refusing to grade.*apparmor_restrict_unprivileged_userns = 1.*"
+                                             "sysctl -w it=0.*--no-sandbox"):
+            grade_batch(tmp_path, ["01-gradient-descent"])
+    finally:
+        sandbox.check_available.cache_clear()
+
+
+# Two kernels of one warm sandbox at once, started by an ordinary user: kernel A leaves a
+# process running and a file wherever it can write, kernel B looks for them and for A's
+# folder, and each forks up to its limit.
+TWO_KERNELS = r'''
+import asyncio, json, sys
+from course.sandbox import SandboxKernelManager
+
+PLACES = ["/", "/tmp", "/var/tmp", "/run", "/dev", "/dev/shm", "/root", "/usr", "/etc"]
+
+async def run(kc, code):
+    out = []
+    await kc.execute_interactive(code, output_hook=lambda m: out.append(m["content"].get("text", "")), timeout=120)
+    return "".join(out).strip()
+
+FORK = """
+import os, time
+n = 0
+for _ in range(1000):
+    try:
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+        n += 1
+    except OSError:
+        break
+print(n)
+"""
+LOOK = """
+import os
+others = [p for p in os.listdir('/proc') if p.isdigit() and 'MARK-OF-A' in open(f'/proc/{p}/cmdline', errors='replace').read()]
+folders = os.listdir(os.path.dirname(os.path.dirname(os.getcwd())))  # the warm sandbox's, holding A's too
+files = [place for place in PLACES if os.path.exists(os.path.join(place, 'MARK-OF-A'))]
+caps = open('/proc/self/status').read().split('CapEff:')[1].split()[0]
+print(json.dumps({'uid': os.getuid(), 'processes': sorted(p for p in os.listdir('/proc') if p.isdigit()),
+                  'a-seen': others, 'a-files': files, 'scratch-folders': folders, 'caps': caps}))
+"""
+MARK = """
+import os
+for place in PLACES:
+    try:
+        with open(os.path.join(place, 'MARK-OF-A'), 'w') as handle:
+            handle.write('A was here')
+    except OSError:
+        pass
+"""
+
+async def main():
+    kernels = []
+    for _ in range(2):
+        km = SandboxKernelManager(kernel_name="python3")
+        await km.start_kernel(cwd=sys.argv[1])
+        kc = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=120)
+        kernels.append((km, kc))
+    (_, a), (_, b) = kernels
+    await run(a, "import subprocess; sleeper = subprocess.Popen(['sleep', '600', 'MARK-OF-A'])")
+    await run(a, f"PLACES = {PLACES!r}\n" + MARK)
+    result = {"b-looks": json.loads(await run(b, f"import json\nPLACES = {PLACES!r}\n" + LOOK)),
+              "b-forks": int(await run(b, FORK)), "a-forks-after": int(await run(a, FORK))}
+    for km, kc in kernels:
+        kc.stop_channels()
+        await km.shutdown_kernel(now=True)
+    print(json.dumps(result))
+
+asyncio.run(main())
+'''
+
+
+def test_an_ordinary_user_s_kernels_cannot_see_each_other_and_count_their_own_processes(tmp_path):
+    from unix_users import ordinary_users, processes_of
+
+    with ordinary_users("course-sandbox-test") as (user,):
+        work = user.home / "work"
+        user.run("mkdir", work)
+        result = json.loads(user.python(TWO_KERNELS, work).stdout.strip().splitlines()[-1])
+        looks = result["b-looks"]
+        assert looks["uid"] == sandbox.NAMESPACE_UID and looks["caps"] == "0" * 16
+        assert looks["a-seen"] == [] and looks["processes"] == ["1"], looks  # only itself, as its PID 1
+        assert looks["a-files"] == [], looks  # nothing A wrote (its /tmp, /dev/shm are its own)
+        assert len(looks["scratch-folders"]) == 1, looks  # its own, not kernel A's
+        # Each kernel reaches its own limit (256 processes and threads, less its own threads),
+        # whatever the other holds: the limit counts per user namespace, not per uid.
+        limit = sandbox.SandboxKernelManager().processes
+        assert limit - 32 < result["b-forks"] < limit and limit - 32 < result["a-forks-after"] < limit, result
+        assert processes_of(user.uid) == [], "a kernel's processes outlived it"
