@@ -156,7 +156,7 @@ def match_students(files, roster):
                 f.reason = (f"Moodle participant {f.who} ({f.shown}) is not in the roster"
                             + (f" (several entries are named {f.shown!r})" if same_name else ""))
         else:
-            f.student = f.who if f.who in roster or not roster else ""
+            f.student = f.who if f.who in roster or not (roster or f.who.startswith(".")) else ""
             if not f.student:
                 f.status, f.reason = "skipped", f"student {f.who} is not in the roster"
         if f.student and f.data is None:
@@ -193,7 +193,7 @@ def choose(files, assignment, known_ids):
     else:
         chosen = newest
     for f in newest.values():
-        if f not in chosen.values():
+        if all(f is not c for c in chosen.values()):
             f.status, f.reason = "not used", f"not a notebook of {assignment}"
     return chosen
 
