@@ -78,7 +78,8 @@ def renamed_notebooks(folder, assignment, known_ids):
     (Colab's "Copy of ...", a browser's "... (1)", "...-1"): recognised by their cells, not their name."""
     found = []
     for path in sorted(Path(folder).glob("*.ipynb")):
-        if path.name == f"{assignment}.ipynb" or not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        if path.name == f"{assignment}.ipynb" or path.is_symlink() or not path.is_file() \
+                or path.stat().st_size > MAX_NOTEBOOK_BYTES:
             continue
         if (cell_names(path.read_bytes()) or set()) & known_ids[assignment]:
             found.append(path)
