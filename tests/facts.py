@@ -34,10 +34,37 @@ def cube_zero_path(steps=2):
     return path
 
 
+def first_widenet_loss():
+    """05: WideNet (Linear(1, 512) -> Tanh -> Linear(512, 1), nn.Linear's default init, built
+    after seed_everything(2021)) on 32 points sin(pi x) + N(0, 1) / 4, x = linspace(-1, 1, 32),
+    the noise drawn after seed_everything(2021): the MSE before any step. The draws come from
+    torch's generator in nn.Linear's order (weight, then bias, each U(-1/sqrt(fan_in),
+    1/sqrt(fan_in))); the network is NumPy's, in float64. A float32 run agrees to about 7
+    digits, and its last digits depend on the CPU, so the page is checked to 6 decimals."""
+    generator = torch.Generator().manual_seed(2021)
+    x = torch.linspace(-1, 1, 32).double().numpy()[:, None]
+    y = np.sin(np.pi * x) + torch.randn(32, 1, generator=generator).double().numpy() / 4
+    generator = torch.Generator().manual_seed(2021)
+    draw = lambda *shape, bound: torch.empty(*shape).uniform_(-bound, bound, generator=generator).double().numpy()
+    w1, b1 = draw(512, 1, bound=1.0), draw(512, bound=1.0)
+    w2, b2 = draw(1, 512, bound=512 ** -0.5), draw(1, bound=512 ** -0.5)
+    prediction = np.tanh(x @ w1.T + b1) @ w2.T + b2
+    return float(((prediction - y) ** 2).mean())
+
+
+def sine_noise_mean_square():
+    """05: the mean square of the noise N(0, 1) / 4 drawn on the 32 points after
+    seed_everything(2021), which is also the training MSE of sin(pi x) itself."""
+    noise = torch.randn(32, 1, generator=torch.Generator().manual_seed(2021)).double().numpy() / 4
+    return float((noise ** 2).mean())
+
+
 _losses = line_fit_losses()
 DERIVED = {
     "02-linear-regression": [f"loss before the first step: {_losses[0]:.4f}",
-                             f"loss before the last step:  {_losses[-1]:.4f}"],
+                             f"loss before the last step:  {_losses[-1]:.4f}",
+                             f"(n - 2) / n * 1/12 = {(100 - 2) / 100 / 12:.4f}"],  # a fitted line's mean training MSE
+    "05-nn-module": [f"first loss: {first_widenet_loss():.6f}", f"{sine_noise_mean_square():.4f}"],
     "06-optimizers-schedulers": ["first five values of x: [" + ", ".join(f"{x:g}" for x in cube_zero_path()) + ","],
 }
 FACTS = {
@@ -53,7 +80,7 @@ FACTS = {
         "MulBackward0", "MeanBackward0", "AddBackward0", "0.2500", "0.5000", "Variable",
     ],
     "04-computational-graphs": ["49.0", "-14.0", "TanhBackward0"],
-    "05-nn-module": ["1537", "0.888942301273346", "0.0673"],
+    "05-nn-module": ["1537", f"{first_widenet_loss():.6f}", "0.0673", f"{sine_noise_mean_square():.4f}"],
     "06-optimizers-schedulers": [
         "[" + ", ".join(f"{x:g}" for x in cube_zero_path()), "L1Loss((1,1,1), (1,2,3)) = 1.0", "4.000000e-01", "3.200000e-01",
         "all 151 rates match 0.5 * 0.8**k: True", "LBFGS", "LambdaLR", "MultiStepLR", "StepLR",
