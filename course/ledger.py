@@ -5,7 +5,8 @@ atomically once that submission's grades and feedback are complete. It holds the
 submission was graded under and the outcome. A submission is graded again when its key
 differs: other files in its folder, another version of the assignment (the gradebook's
 cells), another grader (the nbgrader config, the course's grading code, the sandbox
-mode), or another deadline for that student (course/deadlines.py: the key's "deadline"). A batch killed at any moment leaves each submission either recorded with complete
+mode), or another deadline for that student (course/deadlines.py: the key's "deadline").
+A batch killed at any moment leaves each submission either recorded with complete
 grades or not recorded, so running it again grades exactly the unfinished ones.
 """
 import functools
