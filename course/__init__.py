@@ -22,6 +22,7 @@ ASSIGNMENTS = [
     "05-nn-module",
     "06-optimizers-schedulers",
     "07-minibatches",
+    "08-classification",
 ]
 
 

@@ -36,4 +36,8 @@ EXERCISES = {
         "train_epoch": "def train_epoch(model, loss_fun, optimizer, loader): ...",
         "evaluate": "def evaluate(model, loss_fun, loader): ...",
     },
+    "08-classification": {
+        "cross_entropy": "def cross_entropy(logits, labels): ...",
+        "accuracy": "def accuracy(logits, labels): ...",
+    },
 }
