@@ -22,6 +22,7 @@ import sys
 import tempfile
 
 MARK = "course-check-summary:"
+SUMMARY_TAG = "course-summary"  # the student notebook's last cell, the table: it runs too
 CHECKS_CALL = re.compile(r"""^checks = Checks\(\s*["']([^"']+)["']""", re.M)
 
 
@@ -57,7 +58,7 @@ def prepare(nb, exercises):
     graded = [i for i, c in enumerate(nb.cells) if nbgrader(c).get("grade") or nbgrader(c).get("solution")]
     last = graded[-1] if graded else -1
     for cell in nb.cells[last + 1:]:
-        if cell.cell_type == "code":
+        if cell.cell_type == "code" and SUMMARY_TAG not in cell.metadata.get("tags", []):
             cell.metadata.setdefault("tags", []).append("skip-execution")
     probe = nbformat.v4.new_code_cell(f"import json as _json\nprint({MARK!r} + _json.dumps(Checks.rows({exercises!r})))")
     nb.cells.append(probe)
@@ -89,7 +90,8 @@ def errors(cells):
 
 
 def check(path, timeout=300):
-    """(rows, notes) for one notebook: rows as Checks.rows gives them, notes as lines of text."""
+    """(rows, notes, executed notebook) for one notebook: rows as Checks.rows gives them, notes
+    as lines of text."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -115,7 +117,11 @@ def check(path, timeout=300):
         if row["exercise"] in changed:
             row.update(status="FAIL", first_failure=f"its check cell ({changed[row['exercise']]}) was edited: the grader "
                        "uses the original, so restore it (copy it from a fresh download of the notebook)")
-    return rows, notes
+    return rows, notes, ran
+
+
+def exit_status(rows):
+    return 0 if all(r["status"] == "pass" for r in rows) else 1
 
 
 def report(path, rows, notes, out=sys.stdout):
@@ -139,14 +145,13 @@ def main(argv=None):
     status = 0
     for path in args.notebooks:
         try:
-            rows, notes = check(path, args.timeout)
+            rows, notes, _ = check(path, args.timeout)
         except Exception as error:  # unreadable JSON, missing file, a kernel that died...
             print(f"{path}: cannot check: {type(error).__name__}: {error}", file=sys.stderr)
             status = 2
             continue
         report(path, rows, notes)
-        if any(r["status"] != "pass" for r in rows):
-            status = max(status, 1)
+        status = max(status, exit_status(rows))
     return status
 
 

@@ -186,5 +186,6 @@ def _say_failure(text, width=80):
     """A failure on stderr (shown in red, and what nbgrader's Validate reports), wrapped to fit a screen."""
     import textwrap
 
-    lines = textwrap.wrap(text, width, subsequent_indent="        ", break_on_hyphens=False) or [text]
+    lines = textwrap.wrap(text, width, subsequent_indent="        ", break_on_hyphens=False,
+                          break_long_words=False) or [text]
     print("\n".join(lines), file=sys.stderr, flush=True)
