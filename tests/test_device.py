@@ -27,7 +27,8 @@ def test_device_selection(monkeypatch, env, cuda, expected):
     assert run_setup(monkeypatch, env, cuda).type == expected
 
 
-def test_checks_compare_tensors_from_any_device(monkeypatch):
+def test_checks_compare_a_grad_tensor_on_the_device_this_machine_has(monkeypatch):
+    # CUDA only where there is a GPU: COURSE_DEVICE=cuda runs the notebooks there (conftest.py).
     namespace = {}
     exec(compile(SETUP_CELL, "setup_cell", "exec"), namespace)
     checks = namespace["Checks"]("demo", 1)
