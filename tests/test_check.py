@@ -2,6 +2,7 @@
 summary table at the end of every student notebook tell the same story as the grader's
 visible checks: for the untouched release, a finished notebook with scratch cells (one raising),
 and a notebook where every exercise holds one of its known-wrong variants, in every chapter."""
+import concurrent.futures
 import os
 import re
 import shutil
@@ -56,12 +57,13 @@ def checked(request, course_root, tmp_path_factory):
     aid = request.param
     released = nbformat.read(released_notebook(course_root, aid), as_version=4)
     folder = tmp_path_factory.mktemp(aid)
-    results = {}
+    paths = {}
     for kind in KINDS:
-        path = folder / kind / f"{aid}.ipynb"
-        path.parent.mkdir()
-        nbformat.write(notebook(released, aid, kind), path)
-        results[kind] = student_check.check(str(path))
+        paths[kind] = folder / kind / f"{aid}.ipynb"
+        paths[kind].parent.mkdir()
+        nbformat.write(notebook(released, aid, kind), paths[kind])
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:  # one kernel per core
+        results = dict(zip(KINDS, pool.map(lambda kind: student_check.check(str(paths[kind])), KINDS)))
     return aid, results
 
 
