@@ -3,8 +3,14 @@
 The batch must finish; no attacker may score above its honest worth; honest students get
 exactly the grades of a batch without attackers; no file outside the sandboxes' scratch
 copies changes; nothing the attackers started is left running; the network is unreachable.
+Each batch runs in the warm and the cold sandbox, graded by root and by an ordinary user
+(whose kernels are confined by user namespaces instead of uids).
 """
 import hashlib
+import json
+import os
+import shutil
+import types
 import socket
 import subprocess
 import threading
@@ -22,6 +28,7 @@ from course.release import release
 from course.sandbox import SandboxKernelManager
 from course.verdict import is_check_cell, split_check_cell
 from submissions import points, reference_sources, with_solutions
+from unix_users import ordinary_users, processes_of
 
 AID = "01-gradient-descent"
 ATTACKS = tomllib.loads((Path(__file__).parent / "hostile" / "attacks.toml").read_text())["attack"]
@@ -128,20 +135,61 @@ class Listener:
         self.server.close()
 
 
-@pytest.fixture(scope="module", params=[True, "cold"], ids=["warm-sandbox", "cold-sandbox"])
+CALM = {}  # sandbox -> (outcomes, seconds): the honest students alone, graded once per sandbox
+
+
+def calm_batch(tmp_path_factory, sandbox):
+    if sandbox not in CALM:
+        calm_root, released = new_course(tmp_path_factory, "calm")
+        for student, nb in honest_students(released).items():
+            submit(calm_root, student, nb)
+        start = time.monotonic()
+        calm = {o.student: o for o in grade_batch(calm_root, [AID], workers=2, sandbox=sandbox)}
+        CALM[sandbox] = calm, time.monotonic() - start
+    return CALM[sandbox]
+
+
+@pytest.fixture(scope="module")
+def grader():
+    """An ordinary user who grades, for the batches that root does not grade."""
+    with ordinary_users("course-hostile-grader") as (user,):
+        yield user
+
+
+GRADE_AS_USER = """
+import dataclasses, json, sys
+from pathlib import Path
+from course.grade import grade_batch
+root, assignment, sandbox, out = sys.argv[1:]
+outcomes = grade_batch(Path(root), [assignment], workers=2, sandbox=True if sandbox == "warm" else sandbox)
+Path(out).write_text(json.dumps([dataclasses.asdict(o) for o in outcomes]))
+"""
+
+
+def graded_by(user, root, sandbox):
+    """grade_batch's outcomes, graded by `user` in a process of theirs (None: by this process, root)."""
+    if user is None:
+        return grade_batch(root, [AID], workers=2, sandbox=sandbox)
+    out = user.home / "outcomes.json"
+    user.python(GRADE_AS_USER, root, AID, "warm" if sandbox is True else sandbox, out,
+                env={"COURSE_CELL_TIMEOUT": os.environ.get("COURSE_CELL_TIMEOUT", "120")})
+    return [types.SimpleNamespace(**outcome) for outcome in json.loads(out.read_text())]
+
+
+@pytest.fixture(scope="module", params=[(True, "root"), ("cold", "root"), (True, "user"), ("cold", "user")],
+                ids=["warm-sandbox", "cold-sandbox", "warm-sandbox-ordinary-user", "cold-sandbox-ordinary-user"])
 def batches(request, tmp_path_factory):
-    sandbox = request.param
+    sandbox, who = request.param
+    user = request.getfixturevalue("grader") if who == "user" else None
     mp = pytest.MonkeyPatch()
     mp.setenv("COURSE_CELL_TIMEOUT", "20")  # an attacker's endless cell costs 20 s, not 120
-    calm_root, released = new_course(tmp_path_factory, "calm")
-    honest = honest_students(released)
-    for student, nb in honest.items():
-        submit(calm_root, student, nb)
-    start = time.monotonic()
-    calm = {o.student: o for o in grade_batch(calm_root, [AID], workers=2, sandbox=sandbox)}
-    calm_seconds = time.monotonic() - start
+    calm, calm_seconds = calm_batch(tmp_path_factory, sandbox)
 
     root, released = new_course(tmp_path_factory, "hostile")
+    honest = honest_students(released)
+    if user is not None:  # the course moves to the grader's home, theirs
+        root = Path(shutil.copytree(root, user.home / f"hostile-{'warm' if sandbox is True else sandbox}"))
+        user.give(root)
     listener = Listener()
     fills = {"@REPO@": str(ROOT), "@COURSE@": str(root), "@PORT@": str(listener.port), "@MARK@": MARK,
              "@FORGER@": forger(released)}
@@ -155,20 +203,21 @@ def batches(request, tmp_path_factory):
     grader_writes = {"autograded", "feedback", "ledger", "gradebook.db", "grades.csv", "tests.csv", "report.csv",
                      "report.html", "grading.log"}
     before = checksums(*protected, skip=grader_writes)
-    scratch_before = set(Path(SandboxKernelManager().base).glob("*"))
+    scratch_base = Path(f"/var/tmp/course-sandbox-{user.uid}") if user else Path(SandboxKernelManager().base)
+    scratch_before = set(scratch_base.glob("*"))
     start = time.monotonic()
-    hostile = {o.student: o for o in grade_batch(root, [AID], workers=2, sandbox=sandbox)}
+    hostile = {o.student: o for o in graded_by(user, root, sandbox)}
     hostile_seconds = time.monotonic() - start
     listener.close()
     mp.undo()
     OUTPUT.mkdir(exist_ok=True)
-    (OUTPUT / f"hostile-batch-{'warm' if sandbox is True else sandbox}.txt").write_text(
+    (OUTPUT / f"hostile-batch-{'warm' if sandbox is True else sandbox}{'-ordinary-user' if user else ''}.txt").write_text(
         f"honest only: {len(calm)} submissions in {calm_seconds:.1f} s\n"
         f"with attackers: {len(hostile)} submissions in {hostile_seconds:.1f} s\n"
         + "".join(f"{o.student}: {o.status} {o.score:g}/{o.max_score:g} {o.message}\n" for o in hostile.values()))
     return dict(calm=calm, hostile=hostile, worth=worth, root=root, before=before, protected=protected,
-                skip=grader_writes, listener=listener,
-                scratch_before=scratch_before, sandbox=sandbox)
+                skip=grader_writes, listener=listener, user=user,
+                scratch_before=scratch_before, scratch_base=scratch_base, sandbox=sandbox)
 
 
 def test_every_submission_is_in_the_report(batches):
@@ -207,8 +256,9 @@ def test_no_file_outside_the_scratch_copies_changed(batches):
 def test_nothing_is_left_running_or_lying_around(batches):
     time.sleep(1)
     assert sandbox_processes() == []
-    base = Path(SandboxKernelManager().base)
-    assert not set(base.glob("*")) - batches["scratch_before"], "scratch folders were not removed"
+    if batches["user"]:  # the grader's batch has ended: so has every process of theirs
+        assert processes_of(batches["user"].uid) == []
+    assert not set(batches["scratch_base"].glob("*")) - batches["scratch_before"], "scratch folders were not removed"
 
 
 def test_the_network_was_out_of_reach(batches):

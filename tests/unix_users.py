@@ -78,11 +78,15 @@ class User:
         env.update(more)
         return env
 
-    def run(self, *args, cwd=None, env=None, check=True, timeout=900, stdin=None):
+    def run(self, *args, cwd=None, env=None, check=True, timeout=3600, stdin=None):
         """Run a command as this user, with their own ids and groups only."""
-        result = subprocess.run(["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups", *map(str, args)],
-                                cwd=cwd or self.home, env=self.env(**(env or {})), capture_output=True, text=True,
-                                timeout=timeout, input=stdin)
+        try:
+            result = subprocess.run(["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups",
+                                     *map(str, args)], cwd=cwd or self.home, env=self.env(**(env or {})),
+                                    capture_output=True, text=True, timeout=timeout, input=stdin)
+        except subprocess.TimeoutExpired:
+            kill_processes_of(self.uid)  # what the command started too, not only the command
+            raise
         if check and result.returncode != 0:
             raise AssertionError(f"{self.name}: {' '.join(map(str, args))} failed ({result.returncode}):\n"
                                  f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
