@@ -3,11 +3,15 @@
 Each builder returns either a notebook (nbformat node) or raw text for a broken file,
 together with the score the grader must give it (None: it must be reported, not graded).
 """
+import ast
 import copy
+import html
+import re
 import tomllib
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 from course import ASSIGNMENTS, source_notebook
 from course.contract import EXERCISES
@@ -124,3 +128,81 @@ def variant_students(aid, released):
 
 def other_assignment(aid):
     return ASSIGNMENTS[(ASSIGNMENTS.index(aid) + 1) % len(ASSIGNMENTS)]
+
+
+# What the source's check cells say, read from their lines with Python's own parser (not the
+# grader's): each check's label, whether it is hidden, and a hidden check's expected value.
+CHECK_CALLS = ("close", "that")
+
+
+def _check_calls(source):
+    """[(call node, hidden)] for every checks.close/checks.that call of a check cell's source."""
+    lines = source.splitlines()
+    begin = next((n for n, line in enumerate(lines, 1) if line.strip() == "### BEGIN HIDDEN TESTS"), None)
+    end = next((n for n, line in enumerate(lines, 1) if line.strip() == "### END HIDDEN TESTS"), None)
+    calls = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Attribute) and node.func.attr in CHECK_CALLS
+             and isinstance(node.func.value, ast.Name) and node.func.value.id == "checks"]
+    calls.sort(key=lambda node: (node.lineno, node.col_offset))
+    return [(node, begin is not None and begin < node.lineno < end) for node in calls]
+
+
+def source_checks(aid):
+    """{check cell grade_id: [(label, hidden), ...]} in the order the cell runs them."""
+    cells = nbformat.read(source_notebook(aid), as_version=4).cells
+    return {meta(c)["grade_id"]: [(node.args[0].value, hidden) for node, hidden in _check_calls(c.source)]
+            for c in cells if meta(c).get("grade")}
+
+
+def hidden_expected_values(aid):
+    """[(label, [numbers])] of every hidden value check: its expected value, flattened."""
+    found = []
+    for cell in nbformat.read(source_notebook(aid), as_version=4).cells:
+        if not meta(cell).get("grade"):
+            continue
+        for node, hidden in _check_calls(cell.source):
+            if hidden and node.func.attr == "close":
+                expected = node.args[2] if len(node.args) > 2 else next(k.value for k in node.keywords if k.arg == "expected")
+                found.append((node.args[0].value, np.ravel(np.array(ast.literal_eval(expected), dtype=float)).tolist()))
+    return found
+
+
+def renderings(number):
+    """The ways a report may print a number, those with 3 or more significant digits (fewer
+    are too common in any page to mean a leak)."""
+    shown = {np.array2string(np.array(number), precision=6), f"{number:g}", f"{number:.4f}", repr(float(number))}
+    digits = lambda text: len(re.sub(r"[eE].*", "", text).lstrip("+-").replace(".", "").strip("0"))
+    return {text for text in shown if digits(text) >= 3}
+
+
+def numbers_in(text):
+    """Every number written in a text, as floats."""
+    return np.array([float(n) for n in re.findall(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?", text)])
+
+
+def number_in(shown, text):
+    return re.search(rf"(?<![\w.]){re.escape(shown)}(?![\d])", text) is not None
+
+
+def page_text(markup):
+    """An HTML page's text as a reader sees it."""
+    markup = re.sub(r"<(script|style)\b.*?</\1>", " ", markup, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def without_answers(text):
+    """The text with each "got <answer>" of a check's message cut out: a student's own answer
+    may hold numbers of the expected value (an array right in places) without any leak."""
+    kept, at = [], 0
+    for found in re.finditer(r"\bgot (?:shape )?", text):
+        if found.start() < at:
+            continue
+        kept.append(text[at:found.end()])
+        at, depth = found.end(), 0
+        while at < len(text):  # the answer: one token, or a bracketed array however nested
+            char = text[at]
+            depth += char in "[(" and 1 or char in "])" and -1 or 0
+            if depth < 0 or (depth == 0 and (char.isspace() or char == ",")):
+                break
+            at += 1
+    return "".join(kept) + text[at:]

@@ -8,6 +8,7 @@ import zipfile
 from unittest import mock
 
 import nbformat
+import numpy as np
 import pytest
 from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
@@ -20,7 +21,8 @@ from course.grade import grade_batch
 from course.gradebook import nbgrader_config
 from course.secrets import secret_lines
 from conftest import released_notebook
-from submissions import other_assignment, points, students, variant_students
+from submissions import (hidden_expected_values, number_in, numbers_in, other_assignment, page_text, points, renderings,
+                         source_checks, students, variant_students, without_answers)
 
 # Students whose id sorts odd go through the exchange, the others through an LMS zip.
 VIA_EXCHANGE = {"s01", "s02", "s04", "s06", "s08", "s09", "s13", "v01", "v03", "v05", "v07"}
@@ -157,8 +159,67 @@ def test_feedback_explains_failures_without_hidden_tests(term):
     for aid in ASSIGNMENTS:
         text = (root / "feedback" / "s05" / aid / f"{aid}.html").read_text()
         assert "FAIL" in text and "expected" in text, "feedback should say what was expected and got"
-        assert "BEGIN HIDDEN TESTS" not in text
-        assert not [line for line in hidden if line in text.replace("&quot;", '"').replace("&#39;", "'")]
+    for page in sorted((root / "feedback").glob("*/*/*.html")):
+        text = page.read_text()
+        assert "BEGIN HIDDEN TESTS" not in text, page
+        assert not [line for line in hidden if line in text.replace("&quot;", '"').replace("&#39;", "'")], page
+
+
+def test_no_feedback_shows_a_hidden_check_s_expected_value(term):
+    """Every student's feedback page, right or wrong answers: a hidden check's expected value
+    (read from the source's hidden test lines) appears in none, unless the released notebook
+    itself shows that number (then it is no secret); the student's own answers ("got ...")
+    are left out of the scan."""
+    root, outcomes, _, _ = term
+    leaks, scanned = [], 0
+    for aid in ASSIGNMENTS:
+        released = nbformat.read(released_notebook(root, aid), as_version=4)
+        public = "\n".join(c.source + "".join(o.get("text", "") for o in c.get("outputs", [])) for c in released.cells)
+        shown_openly = numbers_in(public)  # a visible check's value may be a hidden array's element too
+        secrets = {shown: label for label, values in hidden_expected_values(aid) for value in values
+                   if not np.isclose(shown_openly, value, rtol=1e-6, atol=1e-9).any() for shown in renderings(value)}
+        assert secrets, f"{aid}: no hidden expected value to look for"
+        for page in sorted((root / "feedback").glob(f"*/{aid}/{aid}.html")):
+            text, scanned = without_answers(page_text(page.read_text())), scanned + 1
+            leaks += [f"{page.parent.parent.name} {aid} '{label}': {shown}" for shown, label in secrets.items()
+                      if number_in(shown, text)]
+    assert scanned == sum(o.status == "graded" for o in outcomes.values())
+    assert not leaks, "hidden checks' expected values in feedback:\n" + "\n".join(leaks[:40])
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_reference_passes_and_stub_fails_every_check_visible_and_hidden(term, aid):
+    """Through the real grader: the reference solution (s01) passes every check of every check
+    cell, hidden ones included, and earns each cell's points; the untouched release (s02) fails
+    every check with "not implemented yet" and earns 0 on each. The checks expected are read
+    from the source's lines, not from the grader's parser."""
+    root = term[0]
+    expected = source_checks(aid)
+    assert any(hidden for checks in expected.values() for _, hidden in checks), f"{aid}: no hidden check"
+    api, _ = exchange_api(root, root)
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        grades = {student: {g.name: (g.score, g.max_score) for nb in gb.find_submission(aid, student).notebooks
+                            for g in nb.grades} for student in ("s01", "s02")}
+    wrong = []
+    for student, passes in (("s01", True), ("s02", False)):
+        graded = nbformat.read(root / "autograded" / student / aid / f"{aid}.ipynb", as_version=4)
+        verdicts = {c.metadata["nbgrader"]["grade_id"]: c.metadata.get("course", {}).get("verdict")
+                    for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade")}
+        assert set(verdicts) == set(expected) == set(grades[student]), (student, aid)
+        for gid, checks in expected.items():
+            verdict, (score, top) = verdicts[gid], grades[student][gid]
+            judged = [(c["label"], c["hidden"]) for c in (verdict or {}).get("checks", [])]
+            if judged != checks:
+                wrong.append(f"{student} {gid}: judged {judged}, the source has {checks}")
+                continue
+            for check in verdict["checks"]:
+                if passes and not check["passed"]:
+                    wrong.append(f"{student} {gid} '{check['label']}': {check['message']}")
+                if not passes and (check["passed"] or "not implemented yet" not in check["message"]):
+                    wrong.append(f"{student} {gid} '{check['label']}': passed={check['passed']} {check['message']}")
+            if score != (top if passes else 0.0) or verdict["score"] != score:
+                wrong.append(f"{student} {gid}: {score}/{top} in the gradebook, {verdict['score']} in the verdict")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_untouched_student_notebook_runs_without_an_error(term):
@@ -171,7 +232,7 @@ def test_untouched_student_notebook_runs_without_an_error(term):
                 assert not errors, f"{aid}: the student notebook crashes in\n{cell.source[:300]}\n{errors[0].evalue}"
 
 
-def test_regrading_gives_the_same_grades(term):
+def test_regrading_one_assignment_gives_the_same_grades(term):
     root, outcomes, _, _ = term
     aid = "04-computational-graphs"
     again = {(o.student, o.assignment): o for o in grade_batch(root, [aid], feedback=False, workers=2)}
