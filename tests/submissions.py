@@ -175,13 +175,18 @@ def renderings(number):
     return {text for text in shown if digits(text) >= 3}
 
 
+NUMBER = r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?"
+
+
 def numbers_in(text):
     """Every number written in a text, as floats."""
-    return np.array([float(n) for n in re.findall(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?", text)])
+    return np.array([float(n) for n in re.findall(NUMBER, text)])
 
 
-def number_in(shown, text):
-    return re.search(rf"(?<![\w.]){re.escape(shown)}(?![\d])", text) is not None
+def number_tokens(text):
+    """Every number written in a text, as written, with and without its sign."""
+    found = re.findall(NUMBER, text)
+    return set(found) | {n.lstrip("+-") for n in found}
 
 
 def page_text(markup):
