@@ -75,7 +75,7 @@ def execute(nb, folder, timeout):
         km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
         client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=True, kernel_name="python3",
                                 resources={"metadata": {"path": folder}})
-        client.execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client.execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cleanup_kc=True)  # we own km: stop it
     return nb
 
 

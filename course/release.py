@@ -79,7 +79,8 @@ def execute(path, timeout=300):
     with environment(COURSE_DEVICE="cpu", MPLBACKEND="module://matplotlib_inline.backend_inline"), \
             tempfile.TemporaryDirectory(prefix="release-ipc-") as sockets:
         km = AsyncKernelManager(transport="ipc", ip=os.path.join(sockets, "kernel"))  # not TCP: no warning
-        NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}).execute(
+            cleanup_kc=True)  # a kernel manager passed in is not stopped by nbclient unless told
     return nb
 
 
