@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import types
+import math
 import socket
 import subprocess
 import threading
@@ -181,8 +182,6 @@ def graded_by(user, root, sandbox):
 def batches(request, tmp_path_factory):
     sandbox, who = request.param
     user = request.getfixturevalue("grader") if who == "user" else None
-    mp = pytest.MonkeyPatch()
-    mp.setenv("COURSE_CELL_TIMEOUT", "20")  # an attacker's endless cell costs 20 s, not 120
     calm, calm_seconds = calm_batch(tmp_path_factory, sandbox)
 
     root, released = new_course(tmp_path_factory, "hostile")
@@ -205,16 +204,25 @@ def batches(request, tmp_path_factory):
     before = checksums(*protected, skip=grader_writes)
     scratch_base = Path(f"/var/tmp/course-sandbox-{user.uid}") if user else Path(SandboxKernelManager().base)
     scratch_before = set(scratch_base.glob("*"))
-    start = time.monotonic()
-    hostile = {o.student: o for o in graded_by(user, root, sandbox)}
-    hostile_seconds = time.monotonic() - start
-    listener.close()
-    mp.undo()
+    # An attacker's endless cell costs this limit (20 s, not 120): set from the calm batch's
+    # timing, so a machine slow enough for an honest submission to near it raises it instead
+    # of timing honest students out beside the bombs.
+    limit = max(20, math.ceil(2 * max(o.seconds for o in calm.values())))  # a submission's time bounds its cells
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setenv("COURSE_CELL_TIMEOUT", str(limit))
+        start = time.monotonic()
+        hostile = {o.student: o for o in graded_by(user, root, sandbox)}
+        hostile_seconds = time.monotonic() - start
+    finally:
+        mp.undo()
+        listener.close()
     OUTPUT.mkdir(exist_ok=True)
     (OUTPUT / f"hostile-batch-{'warm' if sandbox is True else sandbox}{'-ordinary-user' if user else ''}.txt").write_text(
         f"honest only: {len(calm)} submissions in {calm_seconds:.1f} s\n"
-        f"with attackers: {len(hostile)} submissions in {hostile_seconds:.1f} s\n"
-        + "".join(f"{o.student}: {o.status} {o.score:g}/{o.max_score:g} {o.message}\n" for o in hostile.values()))
+        f"with attackers: {len(hostile)} submissions in {hostile_seconds:.1f} s, cell limit {limit} s\n"
+        + "".join(f"{o.student}: {o.status} {o.score:g}/{o.max_score:g} {o.message} | reached {reached(root, o)}\n"
+                  for o in hostile.values() if o.student in worth))
     return dict(calm=calm, hostile=hostile, worth=worth, root=root, before=before, protected=protected,
                 skip=grader_writes, listener=listener, user=user,
                 scratch_before=scratch_before, scratch_base=scratch_base, sandbox=sandbox)
@@ -245,7 +253,7 @@ def test_honest_students_get_the_grades_of_a_calm_batch(batches):
     assert batches["calm"]["honest-reference"].score == batches["calm"]["honest-reference"].max_score
 
 
-def test_no_file_outside_the_scratch_copies_changed(batches):
+def test_course_files_unchanged_and_no_mark_left_where_attackers_wrote(batches):
     after = checksums(*batches["protected"], skip=batches["skip"])
     assert after == batches["before"]
     marks = subprocess.run(["find", "/root", "/var/tmp", "/etc", str(ROOT), str(batches["root"]), "-name", MARK],
@@ -254,7 +262,9 @@ def test_no_file_outside_the_scratch_copies_changed(batches):
 
 
 def test_nothing_is_left_running_or_lying_around(batches):
-    time.sleep(1)
+    deadline = time.monotonic() + 30  # a killed kernel's processes are gone within moments
+    while sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert sandbox_processes() == []
     if batches["user"]:  # the grader's batch has ended: so has every process of theirs
         assert processes_of(batches["user"].uid) == []
@@ -296,10 +306,41 @@ def test_the_warm_sandbox_factory_is_out_of_reach(batches):
         assert "factories found: 0" in seen, seen
 
 
-def test_broken_and_runaway_submissions_are_reported_with_a_reason(batches):
-    hostile = batches["hostile"]
-    assert hostile["huge-notebook"].status == "not graded" and "MB limit" in hostile["huge-notebook"].message
-    assert hostile["kernel-exit"].status == "not graded" and "kernel died" in hostile["kernel-exit"].message
+def reached(root, outcome):
+    """What the grader made of one attack: "judged" (graded, every check cell's answers
+    compared by the grader), "judged, capped" (and a check cell's score held below its share of
+    passed checks: forged answers reached the grader and the cap stopped them), "refused: <why>"
+    (a check cell's answers refused, why named) or "not graded: <message>"."""
+    if outcome.status != "graded":
+        return f"not graded: {outcome.message}"
+    graded = nbformat.read(root / "autograded" / outcome.student / AID / f"{AID}.ipynb", as_version=4)
+    verdicts = [c.metadata.get("course", {}).get("verdict") or {"problem": "no verdict"}
+                for c in graded.cells if is_check_cell(c)]
+    problems = [v["problem"] for v in verdicts if v.get("problem")]
+    if problems or not verdicts:
+        return "refused: " + "; ".join(problems or ["no check cell"])
+    passed = lambda v: sum(c["passed"] for c in v["checks"])
+    capped = any(v["score"] < v["points"] * passed(v) / len(v["checks"]) - 1e-9 for v in verdicts)
+    return "judged, capped" if capped else "judged"
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a["name"] for a in ATTACKS])
+def test_each_attack_reaches_what_it_declares(batches, attack):
+    """attacks.toml's `reaches` for every attack, in every batch (warm, cold; root, user): "judged" or "judged, capped"
+    (see reached), "refused: <reason>" (a check cell's answers refused for that reason) or
+    "not graded: <reason>" (reported with that reason: a kernel that died, a time limit, a size
+    limit); graded ones at exactly their honest worth."""
+    name, declared = attack["name"], attack["reaches"]
+    outcome = batches["hostile"][name]
+    seen = reached(batches["root"], outcome)
+    kind, _, reason = declared.partition(": ")
+    if kind in ("judged", "judged, capped"):
+        assert seen == declared, f"{name} declares {declared!r}, reached {seen!r}"
+    else:
+        assert kind in ("refused", "not graded") and reason, f"{name}: reaches = {declared!r}"
+        assert seen.startswith(f"{kind}: ") and reason in seen, f"{name} declares {declared!r}, reached {seen!r}"
+    if kind != "not graded":
+        assert outcome.score == batches["worth"][name], f"{name}: {outcome.score} of {outcome.max_score}"
 
 
 SENTINEL_INPUT, SENTINEL_EXPECTED = "8264.1357", "7391.0462015"
