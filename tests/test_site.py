@@ -70,6 +70,13 @@ def test_page_shows_outputs_the_build_executed(site, aid):
     assert outputs_made_by_the_build(site, aid), f"{aid}: every output on the page is stored in the notebook"
 
 
+@pytest.mark.parametrize("aid", ["02-linear-regression", "06-optimizers-schedulers"])
+def test_animation_is_embedded_as_javascript_on_the_static_page(site, aid):
+    # Whether it plays (Play moves the frame slider) is test_browser.py's check_animations.
+    markup = page(site, aid)
+    assert 'class="animation"' in markup and "new Animation(" in markup
+
+
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_only_the_tagged_pitfall_shows_a_traceback(site, aid):
     tracebacks = re.findall(r'class="output traceback', page(site, aid))
