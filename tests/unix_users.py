@@ -63,8 +63,19 @@ def _owner(path):
         return None
 
 
-def processes_of(uid):
-    return [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _owner(p) == uid]
+def processes_of(uid, commands=False):
+    """The pids of `uid`'s processes; with commands=True, each with its command line."""
+    found = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _owner(p) == uid]
+    if not commands:
+        return [p.name for p in found]
+    return [f"{p.name}: {_command(p)}" for p in found]
+
+
+def _command(proc):
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
+    except OSError:
+        return "?"
 
 
 class User:
