@@ -163,8 +163,15 @@ def hidden_expected_values(aid):
         for node, hidden in _check_calls(cell.source):
             if hidden and node.func.attr == "close":
                 expected = node.args[2] if len(node.args) > 2 else next(k.value for k in node.keywords if k.arg == "expected")
-                found.append((node.args[0].value, np.ravel(np.array(ast.literal_eval(expected), dtype=float)).tolist()))
+                found.append((node.args[0].value, _flat(ast.literal_eval(expected))))
     return found
+
+
+def _flat(value):
+    """The numbers of an expected value: a number, or (nested) tuples and lists of them."""
+    if isinstance(value, (tuple, list)):
+        return [number for item in value for number in _flat(item)]
+    return [float(value)]
 
 
 def renderings(number):
@@ -210,4 +217,7 @@ def without_answers(text):
             if depth < 0 or (depth == 0 and (char.isspace() or char == ",")):
                 break
             at += 1
-    return "".join(kept) + text[at:]
+    text = "".join(kept) + text[at:]
+    # The scores: "Score: 2.25 / 3.0", "2.25 of 3 points", the cell's value "Out[17]: 2.25".
+    text = re.sub(r"Score: \S+ / \S+|\S+ of \S+ points|Out\[\d+\]:\s*\S+", " ", text)
+    return text

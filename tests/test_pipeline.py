@@ -19,7 +19,7 @@ from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
 from course import ASSIGNMENTS, AUTOGRADERS, source_notebook
 from course.grade import grade_batch
 from course.gradebook import nbgrader_config
-from course.secrets import secret_lines
+from course.secrets import REGIONS, secret_lines, student_text
 from conftest import released_notebook
 from submissions import (hidden_expected_values, number_tokens, numbers_in, other_assignment, page_text, points, renderings,
                          source_checks, students, variant_students, without_answers)
@@ -152,39 +152,54 @@ def test_exports(term):
 
 def test_feedback_explains_failures_without_hidden_tests(term):
     root, outcomes, _, _ = term
-    hidden = set().union(*(secret_lines(source_notebook(aid)) for aid in ASSIGNMENTS))
+    # Hidden-test lines only: a student's own solution lines are theirs to see.
+    hidden = set().union(*(secret_lines(source_notebook(aid), REGIONS[1:]) for aid in ASSIGNMENTS))
     for (student, aid), outcome in outcomes.items():
         page = root / "feedback" / student / aid / f"{aid}.html"
         assert page.is_file() == (outcome.status == "graded"), page
     for aid in ASSIGNMENTS:
         text = (root / "feedback" / "s05" / aid / f"{aid}.html").read_text()
         assert "FAIL" in text and "expected" in text, "feedback should say what was expected and got"
-    for page in sorted((root / "feedback").glob("*/*/*.html")):
-        text = page.read_text()
+    for page in sorted((root / "feedback").glob("*/*/*.html")):  # every student's, as a reader sees it
+        text = student_text(page)
         assert "BEGIN HIDDEN TESTS" not in text, page
-        assert not [line for line in hidden if line in text.replace("&quot;", '"').replace("&#39;", "'")], page
+        assert not [line for line in hidden if line in text], page
 
 
 def test_no_feedback_shows_a_hidden_check_s_expected_value(term):
     """Every student's feedback page, right or wrong answers: a hidden check's expected value
-    (read from the source's hidden test lines) appears in none, unless the released notebook
-    itself shows that number (then it is no secret); the student's own answers ("got ...")
-    are left out of the scan."""
+    (read from the source's hidden test lines) appears in none. Left out of the scan: numbers
+    the released notebook shows (no secret), the student's own answers ("got ...") and what
+    the student's own cells printed (their kernel never holds a hidden expected value:
+    test_hostile's sentinel test), and the scores."""
     root, outcomes, _, _ = term
     leaks, scanned = [], 0
     for aid in ASSIGNMENTS:
         released = nbformat.read(released_notebook(root, aid), as_version=4)
-        public = "\n".join(c.source + "".join(o.get("text", "") for o in c.get("outputs", [])) for c in released.cells)
-        shown_openly = numbers_in(public)  # a visible check's value may be a hidden array's element too
-        secrets = {shown: label for label, values in hidden_expected_values(aid) for value in values
-                   if not np.isclose(shown_openly, value, rtol=1e-6, atol=1e-9).any() for shown in renderings(value)}
+        public = printed(released, sources=True)  # a visible check's value may be a hidden one's too
+        secrets = {shown: (label, value) for label, values in hidden_expected_values(aid) for value in values
+                   if not near(numbers_in(public), value) for shown in renderings(value) - number_tokens(public)}
         assert secrets, f"{aid}: no hidden expected value to look for"
         for page in sorted((root / "feedback").glob(f"*/{aid}/{aid}.html")):
-            written, scanned = number_tokens(without_answers(page_text(page.read_text()))), scanned + 1
-            leaks += [f"{page.parent.parent.name} {aid} '{label}': {shown}" for shown, label in secrets.items()
-                      if shown in written]
+            student, scanned = page.parent.parent.name, scanned + 1
+            own = printed(nbformat.read(root / "autograded" / student / aid / f"{aid}.ipynb", as_version=4))
+            written = number_tokens(without_answers(page_text(page.read_text()))) - number_tokens(own)
+            leaks += [f"{student} {aid} '{label}': {shown}" for shown, (label, value) in secrets.items()
+                      if shown in written and not near(numbers_in(own), value)]
     assert scanned == sum(o.status == "graded" for o in outcomes.values())
     assert not leaks, "hidden checks' expected values in feedback:\n" + "\n".join(leaks[:40])
+
+
+def printed(nb, sources=False):
+    """Every cell's source and outputs, or (sources=False) what the cells other than check cells
+    printed: a graded notebook's check cells carry the grader's text."""
+    cells = nb.cells if sources else [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+    return "\n".join((c.source if sources else "") + "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                                                            for o in c.get("outputs", [])) for c in cells)
+
+
+def near(numbers, value):
+    return bool(np.isclose(numbers, value, rtol=1e-6, atol=1e-9).any()) if len(numbers) else False
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
