@@ -133,5 +133,8 @@ def ordinary_users(*names):
     finally:
         for user in made:
             kill_processes_of(user.uid)
+            for shared in (Path("/tmp"), Path("/var/tmp")):  # their sandbox folder, torch's caches, ...
+                for entry in shared.iterdir():
+                    if _owner(entry) == user.uid:
+                        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
             subprocess.run(["userdel", "--remove", user.name], capture_output=True)
-            shutil.rmtree(f"/var/tmp/course-sandbox-{user.uid}", ignore_errors=True)
