@@ -68,6 +68,11 @@ DERIVED = {
     "06-optimizers-schedulers": ["first five values of x: [" + ", ".join(f"{x:g}" for x in cube_zero_path()) + ","],
 }
 FACTS = {
+    "00-tensors": [
+        "only Tensors of floating point dtype can require gradients",  # torch.tensor([10, 10]) is int64
+        "torch.int64", "torch.float32", "torch.float64",
+        "Using a target size",        # nn.MSELoss's warning about (N, 1) against (N,)
+    ],
     "01-gradient-descent": [
         "1847",                      # Cauchy
         "201", "(14, 24)", "(8.6, 7.6)",
@@ -86,4 +91,6 @@ FACTS = {
         "all 151 rates match 0.5 * 0.8**k: True", "LBFGS", "LambdaLR", "MultiStepLR", "StepLR",
     ],
     "07-minibatches": ["1,537", "0.8889", "[10, 10, 10, 2]", "layers.0.weight", "True"],
+    "08-classification": ["(1797, 64)", "load_digits", "AdamW", "weights_only=True", "map_location",
+                          "clip_grad_norm_", "set_detect_anomaly", "isfinite"],
 }
