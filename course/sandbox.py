@@ -131,13 +131,12 @@ class ReadyKernelClient(AsyncKernelClient):
     wait_for_ready = _async_wait_for_ready
 
 
-def kill_uid(uid, timeout=10):
-    """Kill every process of a cold sandbox's uid and wait until none is left (True), as the warm
-    sandbox's purge does: they die with its PID namespace, but not at once, and the next kernel
-    given this uid must not inherit them (its process limit would count them)."""
+def kill_all(find, timeout=10):
+    """Kill every process `find()` lists, again until it lists none (True) or time is up (False):
+    killed processes do not vanish at once, and the next kernel must not inherit them."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        left = processes_of(uid)
+        left = find()
         if not left:
             return True
         for pid in left:
@@ -147,6 +146,12 @@ def kill_uid(uid, timeout=10):
                 pass
         time.sleep(0.05)
     return False
+
+
+def kill_uid(uid, timeout=10):
+    """Kill every process of a cold sandbox's uid, as the warm sandbox's purge does: the next
+    kernel given this uid must not inherit them (its process limit would count them)."""
+    return kill_all(lambda: processes_of(uid), timeout)
 
 
 def processes_in(namespace):
@@ -164,18 +169,7 @@ def processes_in(namespace):
 
 def end_namespace(namespace, timeout=10):
     """Kill every process of a cold sandbox's PID namespace and wait until none is left (True)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = processes_in(namespace)
-        if not left:
-            return True
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.05)
-    return False
+    return kill_all(lambda: processes_in(namespace), timeout)
 
 
 def own_folder(path, mode):
