@@ -279,6 +279,8 @@ class SandboxKernelManager(AsyncKernelManager):
             # to the grader's): read-only, or any kernel could write there, and a warm sandbox's
             # kernels would share what it wrote.
             args += (["--dir", STAGE] if not private_tmp else []) + ["--remount-ro", "/dev", "--remount-ro", "/"]
+            if not private_tmp:  # the warm sandbox's /tmp, shared by its kernels (each has TMPDIR of its own)
+                args += ["--remount-ro", "/tmp"]
         return args + ["--chdir", str(scratch / "work" if private_tmp else scratch)]
 
     def _limits(self, uid):

@@ -56,7 +56,9 @@ def enter_namespaces(uid, gid):
 
 def confine_view(root, scratch, stage, shm_bytes):
     """The kernel's own mounts: a /proc of its PID namespace, a /dev/shm of its own, and of the
-    zygote's folder (its socket, its log, other kernels' scratch folders) only its scratch folder."""
+    zygote's folder (its socket, its log, other kernels' scratch folders) only its scratch folder.
+    /tmp is the warm sandbox's, read-only (Python itself may live below it: a bind over /tmp would
+    hide it); the kernel's TMPDIR is its scratch folder's tmp."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={shm_bytes}")
@@ -65,7 +67,6 @@ def confine_view(root, scratch, stage, shm_bytes):
     os.mkdir(scratch)
     _mount(stage, scratch, None, MS_BIND | MS_REC)
     _check(libc.umount2(stage.encode(), 2), "umount")  # MNT_DETACH
-    _mount(os.path.join(scratch, "tmp"), "/tmp", None, MS_BIND)  # not the zygote's /tmp, shared by all kernels
     libc.sethostname(b"sandbox", 7)
     with open("/proc/sys/user/max_user_namespaces", "w") as handle:  # no namespaces nested in the kernel's
         handle.write("0")

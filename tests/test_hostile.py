@@ -200,7 +200,7 @@ def batches(request, tmp_path_factory):
         submit(root, attack["name"], nb)
     protected = [ROOT / "solutions", ROOT / "chapters", ROOT / "course", ROOT / "autograders", root]
     grader_writes = {"autograded", "feedback", "ledger", "gradebook.db", "grades.csv", "tests.csv", "report.csv",
-                     "report.html", "grading.log"}
+                     "report.html", "grading.log", "similarity.csv"}
     before = checksums(*protected, skip=grader_writes)
     scratch_base = Path(f"/var/tmp/course-sandbox-{user.uid}") if user else Path(SandboxKernelManager().base)
     scratch_before = set(scratch_base.glob("*"))
