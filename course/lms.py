@@ -23,7 +23,6 @@ The LMS's own exports are rosters too (read_roster tells them apart by their hea
     comes back filled in as moodle_worksheet_<assignment>.csv (Grading action > Upload
     grading worksheet).
 
-
 canvas_grades.csv (Canvas: Grades > Import):
     Student, ID, SIS User ID, SIS Login ID, Section, then one column per assignment named
     "<assignment id>", or "<assignment id> (<Canvas assignment id>)" when the Canvas id is given

@@ -11,6 +11,7 @@ import base64
 import csv
 import html.parser
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -369,3 +370,40 @@ def test_collect_counts_synthetic_verdicts(tmp_path):
     assert page.messages[("test_a", "x")] == {"too big": 2}
     assert [a["data-student"] for a in page.rows(student="u5")] == ["u5"]
     assert len(page.rows("img")) == 2
+
+
+FEEDBACK_JS = """() => ({
+    cut: Array.from(document.querySelectorAll('pre'))
+              .filter(p => p.offsetParent !== null && p.scrollWidth > p.clientWidth + 1)
+              .map(p => p.textContent.slice(0, 80)),
+    math: Array.from(document.querySelectorAll('math')).map(m => {
+        const box = m.getBoundingClientRect(); return [box.width, box.height]; }),
+    text: document.body.innerText,
+    prose: Array.from(document.querySelectorAll('.text_cell_render')).map(e => e.innerText).join('\\n'),
+})"""
+
+
+def test_feedback_pages_read_well_offline_in_chromium(batch):
+    """Each student's feedback page on a narrow screen with the network blocked: no line is cut
+    (every <pre> wraps: its scrollWidth is its clientWidth), math is typeset (MathML, laid out
+    with a size) with no raw TeX left, no figure appears as its text stand-in, the setup
+    cell's code is left out, and nothing is loaded from outside."""
+    import browser
+
+    pages = sorted((batch.root / "feedback").glob(f"*/{AID}/{AID}.html"))
+    assert len(pages) == 3, pages  # s-ref, s-stub, s-one (s-broken was not graded)
+    with browser.serve(batch.root) as base, browser.chromium() as chrome:
+        context = chrome.new_context(viewport={"width": 760, "height": 900})
+        for path in pages:
+            rel = path.relative_to(batch.root).as_posix()
+            page, log, status = browser.open_page(context, base + rel)
+            assert status == 200
+            state = page.evaluate(FEEDBACK_JS)
+            assert state["cut"] == [], f"{rel}: lines cut at the box's edge: {state['cut'][:3]}"
+            assert len(state["math"]) > 20 and all(w > 0 and h > 0 for w, h in state["math"]), rel
+            assert state["prose"] and not re.search(r"\\[a-z]+|\$\S", state["prose"]), f"{rel}: raw TeX in the prose"
+            assert "<Figure size" not in state["text"] and "def seed_everything" not in state["text"], rel
+            assert log.external == [] and log.problems() == [], (log.external, log.problems())
+            browser.screenshot(page, f"feedback/{rel}")
+            page.close()
+        context.close()
