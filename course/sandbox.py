@@ -259,8 +259,10 @@ class SandboxKernelManager(AsyncKernelManager):
             args += ["--size", str(self.file_size), "--perms", "1777", "--tmpfs", "/dev/shm"]
         for device in sorted(glob.glob("/dev/nvidia*")):  # a GPU, when the grader has one
             args += ["--dev-bind", device, device]
-        # /tmp first: Python or the scratch folder may live below it and must stay visible.
-        if private_tmp:
+        # /tmp first: Python or the scratch folder may live below it and must stay visible. An
+        # ordinary user's kernel has the uid that owns the folders made below for them: its /tmp
+        # is read-only (its TMPDIR is its scratch folder's tmp), or it could write beside Python.
+        if private_tmp and not rootless():
             args += ["--bind", str(scratch / "tmp"), "/tmp"]
         else:
             args += ["--perms", "0755", "--tmpfs", "/tmp"]  # nobody writes there
@@ -279,8 +281,7 @@ class SandboxKernelManager(AsyncKernelManager):
             # to the grader's): read-only, or any kernel could write there, and a warm sandbox's
             # kernels would share what it wrote.
             args += (["--dir", STAGE] if not private_tmp else []) + ["--remount-ro", "/dev", "--remount-ro", "/"]
-            if not private_tmp:  # the warm sandbox's /tmp, shared by its kernels (each has TMPDIR of its own)
-                args += ["--remount-ro", "/tmp"]
+            args += ["--remount-ro", "/tmp"]
         return args + ["--chdir", str(scratch / "work" if private_tmp else scratch)]
 
     def _limits(self, uid):
@@ -326,7 +327,8 @@ class SandboxKernelManager(AsyncKernelManager):
                 self._spawn["namespaces"] = dict(root=str(self.zygote.root), scratch=str(self.scratch), stage=STAGE,
                                                  shm_bytes=self.file_size)
             return cmd, kw
-        setenv = [arg for key, value in self._env(self.scratch, env).items() for arg in ("--setenv", key, value)]
+        tmp = str(self.scratch / "tmp") if rootless() else "/tmp"  # see _bwrap
+        setenv = [arg for key, value in self._env(self.scratch, env, tmp).items() for arg in ("--setenv", key, value)]
         return self._bwrap(self.scratch) + setenv + ["--"] + self._limits(uid) + cmd, kw
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):

@@ -393,7 +393,7 @@ def sentinel_batch(tmp_path_factory):
     root, released = new_course(tmp_path_factory, "sentinel")
     with Gradebook(f"sqlite:///{root}/gradebook.db", "pytorch-foundations") as gb:
         cell = gb.find_source_cell("test_fun_dz", AID, AID)
-        line = f'    checks.close("sentinel", lambda: fun_dz({SENTINEL_INPUT}, 0.0), ({SENTINEL_EXPECTED}, 0.0))\n'
+        line = f'checks.close("sentinel", lambda: fun_dz({SENTINEL_INPUT}, 0.0), ({SENTINEL_EXPECTED}, 0.0))\n'
         assert "### BEGIN HIDDEN TESTS\n" in cell.source
         cell.source = cell.source.replace("### BEGIN HIDDEN TESTS\n", "### BEGIN HIDDEN TESTS\n" + line)
         stored = next(c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_fun_dz")

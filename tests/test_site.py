@@ -10,6 +10,7 @@ import pytest
 from course import ASSIGNMENTS, CHAPTERS
 from conftest import build_book
 from facts import FACTS
+from test_contract import PITFALLS
 
 
 def page(site, name):
@@ -78,13 +79,14 @@ def test_animation_is_embedded_as_javascript_on_the_static_page(site, aid):
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
-def test_only_the_tagged_pitfall_shows_a_traceback(site, aid):
+def test_only_the_tagged_pitfalls_show_a_traceback(site, aid):
+    """A traceback on a page is one of the syllabus's pitfalls, shown on purpose, and no other."""
     tracebacks = re.findall(r'class="output traceback', page(site, aid))
+    assert len(tracebacks) == len(PITFALLS.get(aid, [])), aid
     if aid == "01-gradient-descent":
-        assert len(tracebacks) == 1
         assert "params argument given to the optimizer should be an iterable of Tensors or dicts" in text_of(page(site, aid))
-    else:
-        assert tracebacks == []
+    if aid == "00-tensors":
+        assert "only Tensors of floating point dtype can require gradients" in text_of(page(site, aid))
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
