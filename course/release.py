@@ -17,7 +17,7 @@ assignments only; `make release` regenerates pages and sources without releasing
 """
 import argparse
 import base64
-import contextlib
+import concurrent.futures
 import os
 import re
 import shutil
@@ -59,28 +59,15 @@ def refresh_setup_cell(assignment_id):
         nbformat.write(nb, path)
 
 
-@contextlib.contextmanager
-def environment(**values):
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def execute(path, timeout=300):
-    """Execute a notebook in its own folder on the CPU; return it with outputs."""
+    """Execute a notebook in its own folder on the CPU; return it with outputs. The kernel gets
+    its environment as an argument (two may start at once: os.environ is not changed)."""
     nb = nbformat.read(path, as_version=4)
-    with environment(COURSE_DEVICE="cpu", MPLBACKEND="module://matplotlib_inline.backend_inline"), \
-            tempfile.TemporaryDirectory(prefix="release-ipc-") as sockets:
+    env = dict(os.environ, COURSE_DEVICE="cpu", MPLBACKEND="module://matplotlib_inline.backend_inline")
+    with tempfile.TemporaryDirectory(prefix="release-ipc-") as sockets:
         km = AsyncKernelManager(transport="ipc", ip=os.path.join(sockets, "kernel"))  # not TCP: no warning
         NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}).execute(
-            cleanup_kc=True)  # a kernel manager passed in is not stopped by nbclient unless told
+            env=env, cleanup_kc=True)  # a kernel manager passed in is not stopped by nbclient unless told
     return nb
 
 
@@ -185,9 +172,19 @@ def record_checked_outputs(assignment_id, reference, path=None):
     nbformat.write(nb, path)
 
 
-def release(assignment_id, api=None, chapters=CHAPTERS, record=False):
+def release_all(assignment_ids, api, chapters=CHAPTERS, record=False):
+    """release() each assignment, in order; their reference runs two at a time (one kernel per
+    core) while nbgrader generates them one after the other. Yields each student notebook's path."""
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(execute, source_notebook(aid)) for aid in assignment_ids]
+        for assignment_id, run in zip(assignment_ids, runs):
+            yield release(assignment_id, api, chapters, record, reference=run)
+
+
+def release(assignment_id, api=None, chapters=CHAPTERS, record=False, reference=None):
     """Generate one assignment; return the path of its student notebook. record: True writes
-    the reference outputs nbval compares into the source, a path writes that source there."""
+    the reference outputs nbval compares into the source, a path writes that source there.
+    reference: the source's run when it is already under way (a Future), else it runs here."""
     api = api or nbgrader_api()
     result = api.generate_assignment(assignment_id, force=True, create=True)
     if not result["success"]:
@@ -195,7 +192,7 @@ def release(assignment_id, api=None, chapters=CHAPTERS, record=False):
     release_dir = os.path.join(api.coursedir.root, api.coursedir.release_directory, assignment_id)
     released_path = os.path.join(release_dir, f"{assignment_id}.ipynb")
     released = nbformat.read(released_path, as_version=4)
-    reference = join_streams(execute(source_notebook(assignment_id)))
+    reference = join_streams(reference.result() if reference else execute(source_notebook(assignment_id)))
     if record:
         record_checked_outputs(assignment_id, reference, None if record is True else record)
     student = student_notebook(released, reference)
@@ -231,7 +228,7 @@ def main(argv=None):
         api = nbgrader_api(scratch)
         for assignment_id in ASSIGNMENTS:
             refresh_setup_cell(assignment_id)
-            target = release(assignment_id, api, record=True)
+        for assignment_id, target in zip(ASSIGNMENTS, release_all(ASSIGNMENTS, api, record=True)):
             print(f"page {assignment_id} -> {target.relative_to(ROOT)} (not released: "
                   f"python -m course.release {assignment_id} releases it)", flush=True)
     return 0

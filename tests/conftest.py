@@ -6,7 +6,7 @@ import pytest
 
 from course import ASSIGNMENTS, ROOT
 from course.gradebook import nbgrader_api
-from course.release import release
+from course.release import release_all
 
 SITE = ROOT / "_build" / "html"
 
@@ -16,8 +16,7 @@ def course_root(tmp_path_factory):
     """A scratch nbgrader course with every assignment generated from solutions/."""
     root = tmp_path_factory.mktemp("course")
     api = nbgrader_api(root)
-    for aid in ASSIGNMENTS:
-        release(aid, api, chapters=root / "chapters")
+    list(release_all(ASSIGNMENTS, api, chapters=root / "chapters"))
     return root
 
 
