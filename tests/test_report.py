@@ -391,7 +391,7 @@ def test_feedback_pages_read_well_offline_in_chromium(batch):
     import browser
 
     pages = sorted((batch.root / "feedback").glob(f"*/{AID}/{AID}.html"))
-    assert len(pages) == 3, pages  # s-ref, s-stub, s-one (s-broken was not graded)
+    assert [p.parts[-3] for p in pages] == ["s-one", "s-ref", "s-stub", "x-unlisted"], pages  # s-broken: not graded
     with browser.serve(batch.root) as base, browser.chromium() as chrome:
         context = chrome.new_context(viewport={"width": 760, "height": 900})
         for path in pages:
