@@ -404,6 +404,6 @@ def test_feedback_pages_read_well_offline_in_chromium(batch):
             assert state["prose"] and not re.search(r"\\[a-z]+|\$\S", state["prose"]), f"{rel}: raw TeX in the prose"
             assert "<Figure size" not in state["text"] and "def seed_everything" not in state["text"], rel
             assert log.external == [] and log.problems() == [], (log.external, log.problems())
-            browser.screenshot(page, f"feedback/{rel}")
+            browser.screenshot(page, rel)  # feedback__<student>__...png
             page.close()
         context.close()
