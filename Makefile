@@ -20,12 +20,12 @@ book: venv
 ## After the deadline: a second site, every exercise's reference solution folded under its
 ## stub, in _build/solutions/_build/html. `make book` never contains solution code.
 book-solutions: book
-	$(BIN)/python -m course.solutions_site
+	$(BIN)/course solutions-site
 
 ## Regenerate chapters/ (the pages) and the outputs nbval checks from solutions/; it releases
-## nothing: `python -m course.release ID` releases an assignment to the course (autograders/).
+## nothing: `course release ID` releases an assignment to the course (autograders/).
 release: venv
-	$(BIN)/python -m course.release
+	$(BIN)/course release
 
 ## Debian packages the tests need, installed only when missing: Chromium (the browser tests;
 ## Playwright drives it, no test downloads a browser), bubblewrap (the grading sandbox) and

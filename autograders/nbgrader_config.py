@@ -13,16 +13,16 @@ c.CourseDirectory.db_url = os.environ.get(
     "COURSE_GRADEBOOK_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db") + "?timeout=60"
 )
 
-# The verdict is reached outside the student's kernel (course/verdict.py): SendValuesOnly
-# sends each check cell without its expected values, the kernel (sandboxed: course/sandbox.py)
+# The verdict is reached outside the student's kernel (course/grading/preprocessors/verdict.py): SendValuesOnly
+# sends each check cell without its expected values, the kernel (sandboxed: course/grading/sandbox/kernel.py)
 # only emits the answers as JSON, and JudgeChecks compares them and writes each check cell's
 # outputs and score itself, before SaveAutoGrades reads them. Cells after the last exercise
 # and check cannot change a grade and are not run (SkipCellsAfterTheLastExercise).
 c.Autograde.autograde_preprocessors = [
-    "course.verdict.SendValuesOnly",
-    "course.verdict.SkipCellsAfterTheLastExercise",
-    "course.sandbox.SandboxedExecute",
-    "course.verdict.JudgeChecks",
+    "course.grading.preprocessors.verdict.SendValuesOnly",
+    "course.grading.preprocessors.verdict.SkipCellsAfterTheLastExercise",
+    "course.grading.preprocessors.execute.SandboxedExecute",
+    "course.grading.preprocessors.verdict.JudgeChecks",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -37,20 +37,20 @@ c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "120"))
 c.SandboxedExecute.max_cell_timeout = 600
 c.SandboxedExecute.max_output_bytes = 1_000_000
 # A hidden check's feedback says pass or FAIL, the likely mistake and the hint, not its expected
-# value (a resubmission could copy it); COURSE_SHOW_HIDDEN_VALUES=1 (course.grade
-# --show-hidden-values, e.g. after the last deadline) shows the values too.
+# value (a resubmission could copy it); COURSE_SHOW_HIDDEN_VALUES=1 (`course grade
+# --show-hidden-values`, e.g. after the last deadline) shows the values too.
 c.JudgeChecks.show_hidden_values = os.environ.get("COURSE_SHOW_HIDDEN_VALUES") == "1"
 # Feedback shows which checks failed, never the hidden tests' source.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
-    "course.feedback.ReadableFeedback",  # setup cell folded, no figure stand-ins, math as MathML
+    "course.grading.feedback.ReadableFeedback",  # setup cell folded, no figure stand-ins, math as MathML
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.Exchange.root = os.environ.get("COURSE_EXCHANGE", "/srv/nbgrader/exchange")
-# Late work: due dates, extensions and the late policy are in deadlines.toml (course/deadlines.py);
+# Late work: due dates, extensions and the late policy are in deadlines.toml (course/grading/deadlines.py);
 # nbgrader's AssignLatePenalties (above) asks this plugin for each late submission's penalty.
-c.AssignLatePenalties.plugin_class = "course.deadlines.LatePenalty"
+c.AssignLatePenalties.plugin_class = "course.grading.deadlines.LatePenalty"
 c.LatePenalty.deadlines_file = os.path.join(c.CourseDirectory.root, "deadlines.toml")
 # A deleted check cell is put back (and graded) instead of silently losing its points.
 c.OverwriteCells.add_missing_cells = True

@@ -8,7 +8,7 @@ synthetic submissions cycled from tests/submissions.py's simulated students (rig
 right, wrong, broken). Then it grades them twice, each time on a fresh copy of the course:
   - baseline: `nbgrader autograde <aid> --force` (the CLI, with the course's nbgrader config
     minus the sandbox: nbgrader's own way of running one fresh kernel per notebook);
-  - ours: course.grade.grade_batch(..., feedback=False, workers=N), sandbox on.
+  - ours: course.grading.batch.grade_batch(..., feedback=False, workers=N), sandbox on.
 It checks that both gradebooks give the same score to every submission (a submission plain
 nbgrader failed to grade and ours reported "not graded" count as equal), prints the seconds
 per submission and the throughput ratio, and exits 1 if any score differs.
@@ -16,7 +16,7 @@ It then adds 5 new submissions to the graded 40 and grades again (only those 5 r
 others are unchanged since graded), and grades the same 5 alone in a fresh course, to show
 the incremental case costs a small constant over grading 5. Finally it grades a sample in
 this process with timers around each stage (per-stage breakdown, seconds per submission),
-and times the similar-submissions step (course/similarity.py) on the batch and on a synthetic
+and times the similar-submissions step (course/instructor/similarity.py) on the batch and on a synthetic
 class of 500 submissions (124,750 pairs).
 With --book (the default) it also times a clean build of the site, a no-op rebuild and a
 one-chapter rebuild, on a copy of the repository.
@@ -42,10 +42,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from course import AUTOGRADERS  # noqa: E402
-from course.grade import grade_batch  # noqa: E402
-from course.gradebook import nbgrader_api  # noqa: E402
-from course.release import release  # noqa: E402
-from course import similarity  # noqa: E402
+from course.grading.batch import grade_batch  # noqa: E402
+from course.grading.gradebook import nbgrader_api  # noqa: E402
+from course.authoring.release import release  # noqa: E402
+from course.instructor import similarity  # noqa: E402
 from submissions import other_assignment, reference_sources, students, variants  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -153,8 +153,9 @@ def breakdown(root, aid, sample):
     from nbclient import NotebookClient
     from nbgrader.apps import NbGraderAPI
     from nbgrader.preprocessors import SaveAutoGrades
-    from course import grade, ledger, verdict
-    from course.sandbox import SandboxedExecute
+    from course.grading import batch as grade, ledger
+    from course.grading.preprocessors import verdict
+    from course.grading.sandbox.kernel import SandboxedExecute
 
     timer = StageTimer()
     timer.wrap(NbGraderAPI, "autograde", "nbgrader autograde (all of it)")
@@ -219,7 +220,7 @@ def synthetic_class(course, aid, root, n, seed=0):
 
 
 def similarity_times(course, aid, work, n=500):
-    """[(label, value, unit)]: seconds of course.similarity.find_similar on the graded batch in
+    """[(label, value, unit)]: seconds of course.instructor.similarity.find_similar on the graded batch in
     `course` and on a synthetic class of n submissions (read, normalised, compared)."""
     start = time.perf_counter()
     [batch] = similarity.find_similar(course, [aid], top=10)

@@ -26,7 +26,7 @@ import nbformat
 import pytest
 
 from course import ASSIGNMENTS, ROOT, source_notebook
-from course.secrets import MARKERS, REGIONS, secret_lines
+from leaks import MARKERS, REGIONS, secret_lines
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from course import ASSIGNMENTS, ROOT
-from course.gradebook import nbgrader_api
-from course.release import release_all
+from course.grading.gradebook import nbgrader_api
+from course.authoring.release import release_all
 
 SITE = ROOT / "_build" / "html"
 

@@ -1,4 +1,4 @@
-"""The student's own check (course/check.py, released beside every notebook as check.py) and the
+"""The student's own check (course/student/check.py, released beside every notebook as check.py) and the
 summary table at the end of every student notebook tell the same story as the grader's
 visible checks: for the untouched release, a finished notebook with scratch cells (one raising),
 and a notebook where every exercise holds one of its known-wrong variants, in every chapter."""
@@ -14,9 +14,9 @@ import pytest
 
 from conftest import released_notebook
 from course import ASSIGNMENTS, ROOT
-from course import check as student_check
+from course.student import check as student_check
 from course.contract import EXERCISES
-from course.release import SUMMARY_TAG
+from course.authoring.release import SUMMARY_TAG
 from submissions import reference_sources, variants, with_solutions
 
 KINDS = ("untouched", "finished-with-scratch", "every-exercise-wrong", "last-exercise-wrong")
@@ -150,7 +150,7 @@ def test_the_released_check_py_runs_alone_beside_the_notebook(course_root, tmp_p
     that has Jupyter, outside the course repository (no `course` package on the path)."""
     folder = tmp_path / "home"
     shutil.copytree(course_root / "release" / AID, folder)
-    assert (folder / "check.py").read_bytes() == (ROOT / "course" / "check.py").read_bytes()
+    assert (folder / "check.py").read_bytes() == (ROOT / "course" / "student" / "check.py").read_bytes()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     stub = subprocess.run([sys.executable, "-I", "check.py", f"{AID}.ipynb"], capture_output=True, text=True,
                           cwd=folder, env=env)

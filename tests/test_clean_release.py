@@ -1,13 +1,13 @@
 """A release writes the same bytes every time, so `make release` twice leaves `git status` clean.
 
 The kernel sends printed text in pieces whose boundaries depend on timing; the release joins
-consecutive pieces of one stream (course.release.join_streams) before writing the outputs it
+consecutive pieces of one stream (course.authoring.release.join_streams) before writing the outputs it
 keeps into the source (for nbval) and the chapter page.
 """
 import nbformat
 
-from course.gradebook import nbgrader_api
-from course.release import join_streams, release
+from course.grading.gradebook import nbgrader_api
+from course.authoring.release import join_streams, release
 
 AID = "03-autograd"  # the cheapest chapter to execute (about 5 s; 01 and 02 take about 9-10 s)
 

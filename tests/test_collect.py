@@ -1,7 +1,7 @@
 """LMS downloads as they come, and notebooks as students really hand them in.
 
 Canvas's "Download Submissions" and Moodle's "Download all submissions", in their own
-layouts (zip and unpacked folder), collected with course.collect through the LMS's own
+layouts (zip and unpacked folder), collected with course.instructor.collect through the LMS's own
 rosters (Canvas's gradebook export, Moodle's grading worksheet); then one grading batch of
 every case: late, resubmitted, renamed (Colab's "Copy of"), unmatched, a deleted setup cell,
 a copied check cell, a cell pasted from another assignment, two candidate notebooks.
@@ -16,10 +16,11 @@ import zipfile
 import nbformat
 import pytest
 
-from course import collect, lms, source_notebook
-from course.gradebook import nbgrader_api
-from course.grade import grade_batch
-from course.release import release
+from course import source_notebook
+from course.instructor import collect, lms
+from course.grading.gradebook import nbgrader_api
+from course.grading.batch import grade_batch
+from course.authoring.release import release
 from nbgrader.api import Gradebook
 from submissions import meta, points, reference_sources, with_solutions
 
@@ -114,7 +115,7 @@ def course(tmp_path_factory):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
     zipped(downloads / "moodle-flat.zip", moodle_flat)
-    # A hub submission renamed in the student's folder: course.grade recognises it by its cells.
+    # A hub submission renamed in the student's folder: course.grading.batch recognises it by its cells.
     hub = root / "submitted" / "hub-renamed" / AID
     hub.mkdir(parents=True)
     (hub / f"{AID}-1.ipynb").write_bytes(text(right))

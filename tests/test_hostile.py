@@ -23,11 +23,11 @@ import nbformat
 import pytest
 
 from course import ROOT
-from course.gradebook import nbgrader_api
-from course.grade import grade_batch
-from course.release import release
-from course.sandbox import SandboxKernelManager
-from course.verdict import is_check_cell, split_check_cell
+from course.grading.gradebook import nbgrader_api
+from course.grading.batch import grade_batch
+from course.authoring.release import release
+from course.grading.sandbox.kernel import SandboxKernelManager
+from course.grading.preprocessors.verdict import is_check_cell, split_check_cell
 from submissions import points, reference_sources, with_solutions
 from unix_users import ordinary_users, processes_of
 
@@ -160,7 +160,7 @@ def grader():
 GRADE_AS_USER = """
 import dataclasses, json, sys
 from pathlib import Path
-from course.grade import grade_batch
+from course.grading.batch import grade_batch
 root, assignment, sandbox, out = sys.argv[1:]
 outcomes = grade_batch(Path(root), [assignment], workers=2, sandbox=True if sandbox == "warm" else sandbox)
 Path(out).write_text(json.dumps([dataclasses.asdict(o) for o in outcomes]))

@@ -1,8 +1,8 @@
 """A hub's term with real Unix users: two students and a grader, none of them root.
 
 The students fetch and submit through the real exchange with their own permissions and the
-students' config that `python -m course.hub student-config` prints (no --student override);
-the grader releases, collects, grades with `python -m course.grade` (sandbox on) and releases
+students' config that `course hub student-config` prints (no --student override);
+the grader releases, collects, grades with `course grade` (sandbox on) and releases
 feedback; the students fetch their feedback. Only creating the users needs root.
 """
 import csv
@@ -13,7 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import ROOT, hub
+from course import ROOT
+from course.instructor import hub
 from submissions import reference_sources, with_solutions
 from unix_users import ordinary_users
 
@@ -28,8 +29,8 @@ def shell_python(code):
 
 
 RELEASE = shell_python("""
-from course.gradebook import nbgrader_api
-from course.release import release
+from course.grading.gradebook import nbgrader_api
+from course.authoring.release import release
 root = Path(sys.argv[1])
 api = nbgrader_api(root)
 release(sys.argv[2], api, chapters=root / "chapters")
@@ -37,12 +38,12 @@ result = api.release_assignment(sys.argv[2])
 assert result["success"], result
 """)
 COLLECT = shell_python("""
-from course.gradebook import nbgrader_api
+from course.grading.gradebook import nbgrader_api
 result = nbgrader_api(Path(sys.argv[1])).collect(sys.argv[2])
 assert result["success"], result
 """)
 RELEASE_FEEDBACK = shell_python("""
-from course.gradebook import nbgrader_api
+from course.grading.gradebook import nbgrader_api
 api = nbgrader_api(Path(sys.argv[1]))
 for student in sys.argv[3:]:
     result = api.release_feedback(sys.argv[2], student)
@@ -70,7 +71,7 @@ def term():
                 f"import os, tempfile; e = tempfile.mkdtemp(prefix='course-{name}-', dir='/var/tmp'); os.chmod(e, {mode}); print(e)"
             )).stdout.strip()) for name, mode in (("exchange", 0o777), ("student-config", 0o755)))
             shared += [exchange, config]
-            printed = grader.run(VENV_PYTHON, "-m", "course.hub", "student-config", "--exchange", exchange).stdout
+            printed = grader.run(VENV_PYTHON, "-m", "course", "hub", "student-config", "--exchange", exchange).stdout
             grader.python(WRITE, config / "nbgrader_config.py", stdin=printed)
             students_env = {"JUPYTER_CONFIG_PATH": str(config)}
             course = grader.home / "course"
@@ -86,7 +87,7 @@ def term():
                 student.run("nbgrader", "submit", AID, env=students_env)
 
             grader.python(COLLECT, course, AID, env={"COURSE_EXCHANGE": str(exchange)})
-            graded = grader.run(VENV_PYTHON, "-m", "course.grade", AID, "--root", course, cwd=course,
+            graded = grader.run(VENV_PYTHON, "-m", "course", "grade", AID, "--root", course, cwd=course,
                                 env={"COURSE_EXCHANGE": str(exchange)})
             grader.python(RELEASE_FEEDBACK, course, AID, one.name, two.name, env={"COURSE_EXCHANGE": str(exchange)})
             for student in (one, two):

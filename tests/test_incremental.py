@@ -13,9 +13,9 @@ import pytest
 from nbgrader.api import Gradebook
 
 from course import ROOT
-from course.gradebook import nbgrader_api
-from course.grade import grade_batch
-from course.release import release
+from course.grading.gradebook import nbgrader_api
+from course.grading.batch import grade_batch
+from course.authoring.release import release
 from submissions import reference_sources, with_solutions
 
 AID = "01-gradient-descent"
@@ -100,7 +100,7 @@ def test_a_batch_killed_with_sigkill_resumes_to_the_calm_grades(calm, tmp_path):
     template, _, _, _, recorded = calm
     root = tmp_path / "course"
     shutil.copytree(template, root)
-    command = [sys.executable, "-m", "course.grade", AID, "--root", str(root), "--workers", "2"]
+    command = [sys.executable, "-m", "course", "grade", AID, "--root", str(root), "--workers", "2"]
     batch = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              start_new_session=True)
     deadline = time.monotonic() + 300

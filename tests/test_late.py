@@ -1,11 +1,11 @@
 """Late work end to end, and outputs that agree: due dates, extensions and the late policy of
-autograders/deadlines.toml (course/deadlines.py) through nbgrader's late-penalty plugin into
+autograders/deadlines.toml (course/grading/deadlines.py) through nbgrader's late-penalty plugin into
 the feedback, report.html, grades.csv, report.csv and the Canvas and Moodle files; then a
 changed due date and a granted extension, graded again, change exactly those penalties.
 
 One small batch of 01-gradient-descent, every graded student handing in the reference
 solution (so the raw score is the assignment's maximum and any loss is the penalty), graded
-twice through `python -m course.grade` with no assignment named (so: every released one, and
+twice through `course grade` with no assignment named (so: every released one, and
 only 01 is released in this course folder). The same batch checks that "not graded" and
 "missing" read the same everywhere and that grading.log keeps both runs and no warning for an
 honest submission.
@@ -20,9 +20,11 @@ from types import SimpleNamespace as NS
 import nbformat
 import pytest
 
-from course import ROOT, deadlines, ledger, lms
-from course.gradebook import nbgrader_api
-from course.release import release
+from course import ROOT
+from course.grading import deadlines, ledger
+from course.instructor import lms
+from course.grading.gradebook import nbgrader_api
+from course.authoring.release import release
 from submissions import meta, points, reference_sources, with_solutions
 
 AID = "01-gradient-descent"
@@ -65,7 +67,7 @@ def percent_lost(late_by, zero_after_days=6, per_day=10, cap=30):
 
 
 def grade(root):
-    run = subprocess.run([sys.executable, "-m", "course.grade", "--root", str(root), "--workers", "2"],
+    run = subprocess.run([sys.executable, "-m", "course", "grade", "--root", str(root), "--workers", "2"],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 1, run.stdout + run.stderr  # 1: s-broken could not be graded
     return NS(run=run, report=read_csv(root / "report.csv"), grades=read_csv(root / "grades.csv"),
@@ -208,7 +210,7 @@ def test_only_released_assignments_are_listed(batch):
 def test_grading_log_keeps_every_run_and_no_warning_for_honest_work(batch):
     log = (batch.root / "grading.log").read_text()
     assert log.startswith(batch.log_after_first), "the second run must append, not overwrite"
-    headers = [line for line in log.splitlines() if " run 20" in line and "course.grade" in line]
+    headers = [line for line in log.splitlines() if " run 20" in line and "course grade" in line]
     assert len(headers) == 2 and all(f"assignments: {AID}" in h for h in headers), headers
     # only for the student who edited a locked cell, once per run (nbgrader's log of that
     # submission repeats the line)

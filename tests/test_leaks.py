@@ -2,7 +2,7 @@
 import pytest
 
 from course import ASSIGNMENTS, CHAPTERS, source_notebook
-from course.secrets import find_leaks, secret_lines
+from leaks import find_leaks, secret_lines
 from conftest import released_notebook
 
 TEXT_SUFFIXES = {".html", ".ipynb", ".js", ".txt", ".json", ".md", ".py", ".css"}

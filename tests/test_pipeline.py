@@ -17,9 +17,9 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
 
 from course import ASSIGNMENTS, AUTOGRADERS, source_notebook
-from course.grade import grade_batch
-from course.gradebook import nbgrader_config
-from course.secrets import REGIONS, secret_lines, student_text
+from course.grading.batch import grade_batch
+from course.grading.gradebook import nbgrader_config
+from leaks import REGIONS, secret_lines, student_text
 from conftest import released_notebook
 from submissions import (hidden_expected_values, number_tokens, numbers_in, other_assignment, page_text, points, renderings,
                          source_checks, students, variant_students, without_answers)

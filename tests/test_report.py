@@ -1,6 +1,6 @@
 """The instructor's view of a batch: report.html, the LMS exports, a clean terminal.
 
-One small batch of 01-gradient-descent is graded once, through `python -m course.grade` as an
+One small batch of 01-gradient-descent is graded once, through `course grade` as an
 instructor runs it, with a known mix of answers: the reference, the untouched stub, only the
 first exercise done (and the second check cell deleted, which nbgrader puts back), a broken
 file, and a student missing from the roster; the roster also lists a student who submitted
@@ -20,11 +20,12 @@ from types import SimpleNamespace as NS
 import nbformat
 import pytest
 
-from course import ROOT, lms, report
-from course.gradebook import nbgrader_api
-from course.grade import Outcome
-from course.release import release
-from course.verdict import split_check_cell
+from course import ROOT
+from course.instructor import lms, report
+from course.grading.gradebook import nbgrader_api
+from course.grading.batch import Outcome
+from course.authoring.release import release
+from course.grading.preprocessors.verdict import split_check_cell
 from nbgrader.api import Gradebook
 from submissions import meta, points, reference_sources, with_solutions
 
@@ -59,7 +60,7 @@ def batch(tmp_path_factory):
     roster = root / "class-list.csv"
     with open(roster, "w", newline="") as handle:
         csv.writer(handle).writerows([("student_id", "name", "email", "login", "sis_id")] + ROSTER)
-    run = subprocess.run([sys.executable, "-m", "course.grade", AID, "--root", str(root), "--workers", "2",
+    run = subprocess.run([sys.executable, "-m", "course", "grade", AID, "--root", str(root), "--workers", "2",
                           "--roster", str(roster)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 1, run.stdout + run.stderr  # 1: s-broken could not be graded
     return NS(root=root, run=run, released=released, roster=roster)
@@ -293,18 +294,18 @@ def test_the_log_file_keeps_everything(batch):
     assert "SAWarning" in text, "library warnings are kept in the log, not thrown away"
     assert "nbgrader autograde 01-gradient-descent s-ref" in text
     assert "Missing grade cell test_gradient_descent" in text  # nbgrader's own log of s-one
-    assert "MissingIDFieldWarning" not in text, "a restored cell must get an id (course.logs.OverwriteCellsWithIds)"
-    assert "has changed!" not in text, "no tampering warning for check cells as released (course.logs)"
+    assert "MissingIDFieldWarning" not in text, "a restored cell must get an id (course.grading.preprocessors.cells.OverwriteCellsWithIds)"
+    assert "has changed!" not in text, "no tampering warning for check cells as released (course.grading.logs)"
 
 
 def test_noise_filter_is_precise():
     from sqlalchemy.exc import SAWarning
 
-    from course.logs import is_library_noise
+    from course.grading.logs import is_library_noise
     message = ("Object of type <SubmittedAssignment> not in session, add operation along "
                "'Student.submissions' will not proceed (This warning originated ...)")
     assert is_library_noise(SAWarning, "nbgrader.api", message)
-    assert not is_library_noise(SAWarning, "course.grade", message)
+    assert not is_library_noise(SAWarning, "course.grading.batch", message)
     assert not is_library_noise(UserWarning, "nbgrader.api", message)
     assert not is_library_noise(SAWarning, "nbgrader.api", "DELETE statement on table 'notebook' expected to delete")
 

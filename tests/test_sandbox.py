@@ -7,8 +7,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course import sandbox
-from course.grade import grade_batch
+from course.grading.preprocessors.execute import SandboxedExecute
+from course.grading.sandbox import base as sandbox
+from course.grading.sandbox.kernel import SandboxKernelManager
+from course.grading.batch import grade_batch
 
 
 def test_grading_refuses_loudly_without_bubblewrap(monkeypatch, tmp_path):
@@ -19,7 +21,7 @@ def test_grading_refuses_loudly_without_bubblewrap(monkeypatch, tmp_path):
 
 
 def test_a_cell_may_ask_for_more_time_up_to_the_cap():
-    execute = sandbox.SandboxedExecute(timeout=30, max_cell_timeout=100)
+    execute = SandboxedExecute(timeout=30, max_cell_timeout=100)
     cell = new_code_cell("pass")
     assert execute.cell_timeout(cell) == 30
     cell.metadata["course"] = {"timeout": 60}
@@ -38,7 +40,7 @@ def test_kernel_runs_confined_and_output_is_cut(tmp_path):
         "import tempfile; tempfile.NamedTemporaryFile().close(); print('temporary files work')",
     ]])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    execute = sandbox.SandboxedExecute(timeout=60, max_output_bytes=100_000)
+    execute = SandboxedExecute(timeout=60, max_output_bytes=100_000)
     nb, _ = execute.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
     assert nb.cells[0].outputs[0].text == "True the student's own file False\n"
     flood = "".join(o.get("text", "") for o in nb.cells[1].outputs)
@@ -69,7 +71,7 @@ def test_refusal_names_the_setting_that_forbids_user_namespaces(monkeypatch, tmp
 # folder, and each forks up to its limit.
 TWO_KERNELS = r'''
 import asyncio, json, sys
-from course.sandbox import SandboxKernelManager
+from course.grading.sandbox.kernel import SandboxKernelManager
 
 PLACES = ["/", "/tmp", "/var/tmp", "/run", "/dev", "/dev/shm", "/root", "/usr", "/etc"]
 
@@ -147,7 +149,7 @@ def test_an_ordinary_user_s_kernels_cannot_see_each_other_and_count_their_own_pr
         assert len(looks["scratch-folders"]) == 1, looks  # its own, not kernel A's
         # Each kernel reaches its own limit (256 processes and threads, less its own threads),
         # whatever the other holds: the limit counts per user namespace, not per uid.
-        limit = sandbox.SandboxKernelManager().processes
+        limit = SandboxKernelManager().processes
         assert limit - 32 < result["b-forks"] < limit and limit - 32 < result["a-forks-after"] < limit, result
         until = time.monotonic() + 30  # the warm sandbox itself ends with its bwrap, within moments
         while processes_of(user.uid) and time.monotonic() < until:

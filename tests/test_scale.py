@@ -11,9 +11,9 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from course.gradebook import nbgrader_api
-from course.grade import grade_batch
-from course.release import release
+from course.grading.gradebook import nbgrader_api
+from course.grading.batch import grade_batch
+from course.authoring.release import release
 from submissions import other_assignment, students
 
 AID = "01-gradient-descent"

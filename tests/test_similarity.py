@@ -1,4 +1,4 @@
-"""Similar submissions (course/similarity.py), on a folder of notebooks built here, ungraded.
+"""Similar submissions (course/instructor/similarity.py), on a folder of notebooks built here, ungraded.
 
 Each long exercise (gradient_descent, train, train_epoch) gets two independent right answers
 written differently, and one answer with helper functions that a second student copied,
@@ -19,7 +19,7 @@ import pytest
 from nbgrader.preprocessors import ClearSolutions
 
 from course import ROOT, source_notebook
-from course import similarity as sim
+from course.instructor import similarity as sim
 
 STUB_BODY = "    # YOUR CODE HERE\n    raise NotImplementedError()"
 
@@ -386,7 +386,7 @@ def test_normalisation_hides_names_comments_and_strings():
 
 def test_fingerprints_are_the_same_in_every_process():
     """Python's hash() of a string changes with each process; the fingerprints must not."""
-    code = ("import json, sys\nfrom course import similarity as s\n"
+    code = ("import json, sys\nfrom course.instructor import similarity as s\n"
             "print(json.dumps([int(h) for h in s.winnow(s.kgram_hashes(s.normalise(sys.argv[1])[0]))]))")
     runs = [subprocess.run([sys.executable, "-c", code, TRAIN_B], capture_output=True, text=True, cwd=ROOT,
                            env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120) for seed in ("1", "2")]
@@ -443,7 +443,7 @@ def test_missing_release_is_reported_not_raised(tmp_path):
 
 
 def test_section_in_report(batch, tmp_path):
-    from course import report
+    from course.instructor import report
     root, results = batch
     path = report.write_html([], tmp_path / "report.html", similar=list(results.values()))
     text = path.read_text()

@@ -112,7 +112,7 @@ def test_unchanged_rebuild_executes_nothing(site):
 @pytest.fixture(scope="session")
 def solutions_site(site):
     """`make book-solutions`: the second site, built on the main build's execution cache."""
-    from course import solutions_site as module
+    from course.authoring import solutions_site as module
 
     build = module.build()
     assert build.returncode == 0, build.stdout[-5000:] + build.stderr[-5000:]
@@ -122,7 +122,7 @@ def solutions_site(site):
 def test_site_with_solutions_folds_each_reference_solution_and_no_hidden_test(solutions_site):
     from course import source_notebook
     from course.contract import EXERCISES
-    from course.secrets import REGIONS, find_leaks, secret_lines, student_text
+    from leaks import REGIONS, find_leaks, secret_lines, student_text
 
     for aid in ASSIGNMENTS:
         path = solutions_site / "chapters" / f"{aid}.html"

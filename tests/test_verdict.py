@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from course import ASSIGNMENTS, CHAPTERS, source_notebook
-from course.checks import CHECKS_MIME, encode
-from course.release import SETUP_CELL
-from course.verdict import CheckCellError, is_check_cell, judge, read_emission, split_check_cell
+from course.notebook.checks import CHECKS_MIME, encode
+from course.authoring.release import SETUP_CELL
+from course.grading.preprocessors.verdict import CheckCellError, is_check_cell, judge, read_emission, split_check_cell
 
 CELL = '''
 checks = Checks("demo", 3)

@@ -35,7 +35,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
 
 sys.path.insert(0, str(Path.cwd().parent / "tests"))
-from course.gradebook import nbgrader_config  # noqa: E402
+from course.grading.gradebook import nbgrader_config  # noqa: E402
 from submissions import reference_sources, with_solutions  # noqa: E402
 
 aid, home = sys.argv[1], Path(sys.argv[2])

@@ -1,9 +1,9 @@
 """Put an LMS's submission download where nbgrader grades it.
 
-    python -m course.collect DOWNLOAD --assignment ID [--roster ROSTER] [--root autograders]
+    course collect DOWNLOAD --assignment ID [--roster ROSTER] [--root autograders]
 
 DOWNLOAD is the zip the LMS gives, or the folder it unpacks to. Each file is matched to a
-student of the roster (course/lms.py read_roster: the course's roster.csv, Canvas's gradebook
+student of the roster (course/instructor/lms.py read_roster: the course's roster.csv, Canvas's gradebook
 export or Moodle's grading worksheet) by the identity in its name:
 
   Canvas (Assignment > Download Submissions): <sortable name>_<user id>_<submission id>_<file>,
@@ -25,7 +25,7 @@ are the assignment's (a renamed "Copy of ...", "... (1)"); it lands as nbgrader'
 Two such notebooks are both placed under their own names, and grading says so. A file that
 matches no student, or is no notebook, is reported with the reason and never stops the rest.
 Everything is printed and written to <root>/downloaded/<assignment>/collect.csv. Collecting
-a later download again rewrites only what changed, so course.grade grades only that.
+a later download again rewrites only what changed, so `course grade` grades only that.
 """
 import argparse
 import csv
@@ -39,9 +39,10 @@ from pathlib import Path, PurePosixPath
 import sqlalchemy.exc
 from nbgrader.api import Gradebook, MissingEntry
 
-from . import ASSIGNMENTS, AUTOGRADERS, lms
-from .gradebook import nbgrader_api
-from .grade import MAX_NOTEBOOK_BYTES, cell_names, grade_ids_by_assignment
+from course import ASSIGNMENTS, AUTOGRADERS
+from course.grading.gradebook import nbgrader_api
+from course.instructor import lms
+from course.grading.batch import MAX_NOTEBOOK_BYTES, cell_names, grade_ids_by_assignment
 
 CANVAS = re.compile(r"^(?P<name>[^_]+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$")
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z]+)_$")
@@ -224,7 +225,7 @@ def collect(download, assignment, roster_path=None, root=AUTOGRADERS, out=None):
     """Place every student's newest notebook of `assignment`; return each file's Found."""
     root, out = Path(root), out or sys.stdout
     roster = lms.read_roster(roster_path) if roster_path else {}
-    release_first = f"release it first (python -m course.release {assignment})"
+    release_first = f"release it first (course release {assignment})"
     db_url = nbgrader_api(root).coursedir.db_url
     if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///").split("?")[0]).is_file():
         raise CollectError(f"{root} has no gradebook: {release_first}, or pass the course folder as --root")
@@ -270,8 +271,8 @@ def summarize(files, out):
           file=out)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("download", help="the LMS's submissions zip, or the folder it unpacks to")
     parser.add_argument("--assignment", required=True, choices=ASSIGNMENTS, metavar="ID",
                         help="the assignment these submissions are for")

@@ -1,4 +1,4 @@
-"""A warm kernel factory that runs inside one sandbox per grading batch (course/sandbox.py).
+"""A warm kernel factory that runs inside one sandbox per grading batch (course/grading/sandbox/kernel.py).
 
 It imports what every kernel needs once (torch and the part an optimizer's first step
 loads, numpy, matplotlib, ipykernel), then forks a kernel on request. Before the child runs

@@ -62,7 +62,7 @@ class Deadline:
         return self.due + (self.extension or dt.timedelta(0))
 
     def key(self):
-        """What the ledger keys a submission's grade on (course/ledger.py)."""
+        """What the ledger keys a submission's grade on (course/grading/ledger.py)."""
         due = self.student_due
         return f"{due.astimezone(dt.timezone.utc).isoformat() if due else None}|{self.policy}"
 

@@ -21,7 +21,7 @@ everyone writes them from being flagged:
 A pair's similarity is the share of its code that it has in common and the class does not:
 sum over compared exercises of shared fingerprints / sum of the two answers' mean number of
 fingerprints, so every exercise weighs by its size. Pairs at or above THRESHOLD go to
-similarity.csv and to report.html's "Similar submissions" section (course/report.py).
+similarity.csv and to report.html's "Similar submissions" section (course/instructor/report.py).
 A similar pair is a reason to look at the code, not a verdict.
 
 Why not the copydetect package: it hashes k-grams with Python's salted hash(), so which
@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import EXERCISES
+from course.contract import EXERCISES
 
 K = 8  # tokens per k-gram
 WINDOW = 4  # winnowing window: a shared run of K + WINDOW - 1 = 11 tokens is always found

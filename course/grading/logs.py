@@ -12,8 +12,8 @@ What a grading batch used to print besides its progress, and what happens to eac
   sanitize step uses `OverwriteCellsWithIds`, which gives such a cell an id at once.
 - IPKernelApp's `Kernel is running over TCP without encryption` and ipykernel's "NOTE: When
   using the `ipython kernel` entry point, Ctrl-C will not work": printed by kernels on their
-  own stdout/stderr. Sandboxed kernels talk over ipc sockets (course/sandbox.py); unsandboxed
-  ones are given ipc too (course/gradebook.py), and a local grading worker points its file
+  own stdout/stderr. Sandboxed kernels talk over ipc sockets (course/grading/sandbox/kernel.py); unsandboxed
+  ones are given ipc too (course/grading/gradebook.py), and a local grading worker points its file
   descriptors 1 and 2 at a pipe it copies into the log file, so what a kernel (student code
   included) prints lands there, never on the terminal.
 
@@ -36,13 +36,8 @@ import re
 import shlex
 import sys
 import threading
-import uuid
 import warnings
 
-from nbgrader import utils as nbgrader_utils
-from nbgrader.api import MissingEntry
-from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
-from nbformat import NotebookNode
 
 LOG_NAME = "grading.log"
 log = logging.getLogger("course")
@@ -163,45 +158,14 @@ def setup(root=None, terminal=None, worker=False, redirect_fds=False):
 def run_header(assignments, argv=None):
     """Start a batch's part of the log: the date, the command and the assignments."""
     if argv is None:
-        spec = getattr(sys.modules.get("__main__"), "__spec__", None)  # python -m course.grade
-        argv = [os.path.basename(sys.executable)] + (["-m", spec.name] + sys.argv[1:] if spec else sys.argv)
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if spec is not None and spec.name == "course.__main__":  # python -m course grade: as `course grade`
+            argv = ["course"] + sys.argv[1:]
+        elif spec is not None:
+            argv = [os.path.basename(sys.executable), "-m", spec.name] + sys.argv[1:]
+        else:  # the `course` console script, or a script of the caller's
+            argv = [os.path.basename(sys.argv[0])] + sys.argv[1:]
     command = shlex.join(argv)
     now = datetime.datetime.now(datetime.timezone.utc).astimezone()
     log.info("%s run %s: %s; assignments: %s", "=" * 20, now.isoformat(timespec="seconds"), command,
              ", ".join(assignments) or "none")
-
-
-class OverwriteCellsWithIds(OverwriteCells):
-    """nbgrader's OverwriteCells, then an id for every cell without one: nbgrader puts a deleted
-    check cell back without an id, and nbconvert validates the notebook right after each
-    preprocessor (nbformat's MissingIDFieldWarning). A locked cell exactly as released (its
-    gradebook source less the hidden tests) gets its hidden tests back without nbgrader's
-    "checksum has changed" warning, which is kept for cells a student really changed."""
-
-    def preprocess_cell(self, cell, resources, cell_index):
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id is not None and cell.cell_type == "code":
-            try:
-                source = self.gradebook.find_source_cell(grade_id, self.notebook_id, self.assignment_id)
-            except MissingEntry:
-                source = None
-            if source is not None and source.locked and cell.source != source.source \
-                    and nbgrader_utils.is_locked(cell) and cell.source == self.as_released(source):
-                cell.source = source.source
-        return super().preprocess_cell(cell, resources, cell_index)
-
-    def as_released(self, source):
-        """The source cell as generate_assignment hands it out: its hidden tests removed."""
-        released = NotebookNode({"cell_type": source.cell_type, "source": source.source, "metadata": {}})
-        ClearHiddenTests(parent=self)._remove_hidden_test_region(released)
-        return released.source
-
-    def preprocess(self, nb, resources):
-        nb, resources = super().preprocess(nb, resources)
-        if (nb.nbformat, nb.nbformat_minor) >= (4, 5):  # ids exist from nbformat 4.5 on
-            used = {cell.get("id") for cell in nb.cells}
-            for cell in nb.cells:
-                if not cell.get("id"):
-                    cell["id"] = next(i for i in iter(lambda: uuid.uuid4().hex[:8], None) if i not in used)
-                    used.add(cell["id"])
-        return nb, resources

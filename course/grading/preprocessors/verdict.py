@@ -29,7 +29,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool
 from nbgrader.utils import is_grade, is_solution
 
-from .checks import CHECKS_MIME, compare, holds
+from course.notebook.checks import CHECKS_MIME, compare, holds
 
 MAX_EMISSION = 1_000_000  # characters of JSON a check cell may emit
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -185,7 +185,7 @@ class SkipCellsAfterTheLastExercise(NbGraderPreprocessor):
 
 
 def _valid(answer, depth=0):
-    """Is `answer` an encoded answer (course/checks.py's encode) and nothing else?"""
+    """Is `answer` an encoded answer (course/notebook/checks.py's encode) and nothing else?"""
     if type(answer) is not dict or depth > 8:
         return False
     keys = set(answer)
@@ -273,7 +273,7 @@ class JudgeChecks(NbGraderPreprocessor):
     """After execution: each check cell's score, from its answers and the kept expected values.
 
     Writes the cell's outputs (pass/FAIL lines, the summary, the score nbgrader reads) and
-    `metadata.course.verdict`, and puts back the cell's real source for the feedback."""
+    `metadata.course.grading.preprocessors.verdict`, and puts back the cell's real source for the feedback."""
 
     show_hidden_values = Bool(False, help="Feedback shows hidden checks' expected values (e.g. after the last "
                               "deadline); by default a hidden check says pass or FAIL, the mistake and the hint."

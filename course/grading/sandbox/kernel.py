@@ -18,94 +18,23 @@ The kernel talks to the grader over ipc sockets in the scratch folder (TCP canno
 network namespace). `SandboxedExecute` adds a per-cell timeout (default, or the cell's
 `metadata.course.timeout`, capped) and a per-cell output budget.
 """
-import atexit
 import fcntl
-import functools
 import glob
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from queue import Empty
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from nbformat.v4 import new_output
-from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Type, Unicode, default
 
-from .zygote import processes_of
-
-SYSTEM_PATHS = ["/usr", "/etc", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin"]
-PASSED_ENV = ["LANG", "LC_ALL", "MPLBACKEND", "COURSE_DEVICE", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-              "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES"]
-
-
-STAGE = "/run/stage"  # an empty folder of the warm sandbox where a kernel sets its scratch folder aside
-NAMESPACE_UID = 61000  # what an ordinary user's kernel sees as its uid and gid
-USERNS_SETTINGS = [  # (file, value that forbids ordinary users' namespaces, how to allow them)
-    ("/proc/sys/kernel/unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"),
-    ("/proc/sys/user/max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"),
-    ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1",
-     "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile allowing userns for bwrap"),
-]
-
-
-class SandboxUnavailable(RuntimeError):
-    pass
-
-
-def rootless():
-    """Whether kernels are confined by user namespaces (an ordinary user) rather than by uids (root)."""
-    return os.geteuid() != 0
-
-
-def _userns_refusal(error):
-    """Why an ordinary user's sandbox could not start, naming the setting that forbids it."""
-    for path, forbidden, fix in USERNS_SETTINGS:
-        try:
-            value = Path(path).read_text().strip()
-        except OSError:
-            continue
-        if value == forbidden:
-            return (f"user namespaces are disabled for ordinary users here ({path.replace('/proc/sys/', '').replace('/', '.')}"
-                    f" = {value}): as root, {fix}; or grade with --no-sandbox (student code then runs with "
-                    f"your permissions)")
-    return f"bwrap could not start a sandbox here: {error}; or grade with --no-sandbox"
-
-
-@functools.cache  # once per process: every autograded notebook builds a new SandboxedExecute
-def check_available():
-    """Start a trivial sandbox once; raise SandboxUnavailable saying what to do if it cannot."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: run `make system` "
-                                 "(apt-get install bubblewrap)")
-    if rootless():
-        release = tuple(int(part) for part in os.uname().release.split(".")[:2] if part.isdigit())
-        if release < (5, 14):  # before 5.14 the process limit counted the uid's processes in every namespace
-            raise SandboxUnavailable(f"Linux {os.uname().release} counts an ordinary user's processes across "
-                                     "user namespaces: grade as root, on Linux 5.14 or later, or with --no-sandbox")
-        # A user namespace inside bwrap's, as the warm sandbox makes for every kernel.
-        probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
-                                "--die-with-parent", "--", "unshare", "--user", "--map-user", str(NAMESPACE_UID),
-                                "--pid", "--fork", "--mount", "--mount-proc", "--net", "true"],
-                               capture_output=True, text=True)
-        if probe.returncode != 0:
-            raise SandboxUnavailable(_userns_refusal(probe.stderr.strip()))
-        return
-    probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--die-with-parent",
-                            "--", "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "true"],
-                           capture_output=True, text=True)
-    if probe.returncode != 0:
-        raise SandboxUnavailable(f"bwrap could not start a sandbox here: {probe.stderr.strip()}")
+from course.grading.sandbox.base import (NAMESPACE_UID, PASSED_ENV, STAGE, SYSTEM_PATHS, SandboxUnavailable,
+                                         end_namespace, kill_uid, own_folder, rootless)
+from course.grading.sandbox.warm import Zygote, ZygoteProcess
 
 
 class ReadyKernelClient(AsyncKernelClient):
@@ -131,60 +60,6 @@ class ReadyKernelClient(AsyncKernelClient):
     wait_for_ready = _async_wait_for_ready
 
 
-def kill_all(find, timeout=10):
-    """Kill every process `find()` lists, again until it lists none (True) or time is up (False):
-    killed processes do not vanish at once, and the next kernel must not inherit them."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = find()
-        if not left:
-            return True
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.05)
-    return False
-
-
-def kill_uid(uid, timeout=10):
-    """Kill every process of a cold sandbox's uid, as the warm sandbox's purge does: the next
-    kernel given this uid must not inherit them (its process limit would count them)."""
-    return kill_all(lambda: processes_of(uid), timeout)
-
-
-def processes_in(namespace):
-    """Processes in the PID namespace `namespace` (as readlink /proc/PID/ns/pid names it)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.readlink(f"/proc/{entry}/ns/pid") == namespace:
-                    found.append(int(entry))
-            except OSError:
-                pass
-    return found
-
-
-def end_namespace(namespace, timeout=10):
-    """Kill every process of a cold sandbox's PID namespace and wait until none is left (True)."""
-    return kill_all(lambda: processes_in(namespace), timeout)
-
-
-def own_folder(path, mode):
-    """Create `path` if need be and make sure it is a real folder of ours with `mode`: in a shared
-    folder such as /var/tmp another user could have put a folder or a link of theirs there."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    info = os.lstat(path)
-    if not os.path.isdir(path) or os.path.islink(path) or info.st_uid != os.geteuid():
-        raise SandboxUnavailable(f"{path} is not a folder of this user's: remove it or choose another "
-                                 "c.SandboxKernelManager.base")
-    os.chmod(path, mode)
-    return path
-
-
 class SandboxKernelManager(AsyncKernelManager):
     """An ipykernel in a scratch folder of its own, forked from the warm sandbox (Zygote) or,
     with warm = False, started in a fresh bwrap + setpriv + prlimit."""
@@ -201,7 +76,7 @@ class SandboxKernelManager(AsyncKernelManager):
     file_size = Integer(256 * 2**20, config=True, help="Largest file the kernel may write, bytes")
     open_files = Integer(1024, config=True)
     extra_ro_paths = List(Unicode(), config=True, help="More read-only paths the kernel may see")
-    warm = Bool(True, config=True, help="Fork kernels from a warm sandboxed Python (course/zygote.py)")
+    warm = Bool(True, config=True, help="Fork kernels from a warm sandboxed Python (course/grading/sandbox/zygote.py)")
 
     scratch = zygote = uid = pid_namespace = kernel_pid = None
     _uid_lock = None
@@ -388,172 +263,8 @@ class SandboxKernelManager(AsyncKernelManager):
                 self._uid_lock = None
 
 
-class Zygote:
-    """A warm sandbox: bwrap around course/zygote.py, asked over a unix socket. A grading batch
-    starts one and its workers attach to it (`shared`, set in each worker); any other process
-    that needs one starts its own. Each connection is served on its own; kernels are kept
-    apart by namespaces of their own (and, as root, by uid)."""
-
-    _instance = None
-    shared = None  # (socket, root) of the batch's warm sandbox, in a worker of that batch
-    SOURCE = (Path(__file__).parent / "zygote.py").read_text()
-
-    @classmethod
-    def of(cls, manager):
-        if cls._instance is None or not cls._instance.alive():
-            cls._instance = cls(*cls.shared) if cls.shared else cls.start(manager)
-        return cls._instance
-
-    def __init__(self, path, root, process=None, log=None):
-        self.path, self.root, self.process, self.log = Path(path), Path(root), process, log
-        self.lock, self.stream = threading.Lock(), None
-
-    @classmethod
-    def start(cls, manager, threads=None):
-        """Start a warm sandbox; it is ready (imports done) when its socket answers. `threads`:
-        the math libraries' threads per kernel (torch reads them when the sandbox imports it)."""
-        own_folder(manager.base, 0o700 if rootless() else 0o711)
-        root = Path(tempfile.mkdtemp(prefix="zygote-", dir=manager.base))
-        os.chmod(root, 0o700 if rootless() else 0o711)
-        env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
-        env.update(PATH=f"{sys.prefix}/bin:/usr/bin:/bin", HOME=str(root), MPLCONFIGDIR=str(root / "mpl"),
-                   MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONDONTWRITEBYTECODE="1")
-        if threads is not None:
-            env.update({name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
-        env.setdefault("OPENBLAS_NUM_THREADS", "1")  # no BLAS threads to lose across fork()
-        args = manager._bwrap(root, private_tmp=False)
-        if not rootless():  # SYS_ADMIN: a network namespace per kernel (an ordinary user's kernels need none)
-            args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL",
-                     "--cap-add", "CAP_SYS_ADMIN"]
-        args += [arg for key, value in env.items() for arg in ("--setenv", key, value)]
-        log = open(root / "zygote.log", "w+")
-        os.chmod(log.name, 0o600)  # kernels' stray fd output lands here: not for the next kernel
-        process = subprocess.Popen(args + ["--", sys.executable, "-c", cls.SOURCE, str(root / "zygote.sock")],
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-        zygote = cls(root / "zygote.sock", root, process, log)
-        atexit.register(zygote.close)
-        return zygote
-
-    def alive(self):
-        return self.process is None or self.process.poll() is None
-
-    def _connect(self):
-        deadline, refused = time.monotonic() + 120, 0
-        while True:
-            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                conn.connect(str(self.path))
-                self.stream = conn.makefile("rw")
-                return
-            except (FileNotFoundError, ConnectionRefusedError) as error:
-                conn.close()
-                refused += isinstance(error, ConnectionRefusedError)  # bound, not listening yet; or gone
-                if not self.alive() or time.monotonic() > deadline or refused > 100:
-                    why = ""
-                    if self.log is not None:
-                        self.log.seek(0)
-                        why = f": {self.log.read()[-2000:]}"
-                    raise SandboxUnavailable(f"the warm sandbox did not start{why}") from None
-                time.sleep(0.05)
-
-    def ask(self, **request):
-        with self.lock:
-            if self.stream is None:
-                self._connect()
-            self.stream.write(json.dumps(request) + "\n")
-            self.stream.flush()
-            line = self.stream.readline()
-            if not line:
-                self.stream = None
-                raise SandboxUnavailable("the warm sandbox stopped answering")
-        return json.loads(line)
-
-    def close(self):
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
 def shared_warm_sandbox(config, threads):
     """This process's warm sandbox, started if need be, for a batch's workers: (socket, root)."""
     if Zygote._instance is None or not Zygote._instance.alive():
         Zygote._instance = Zygote.start(SandboxKernelManager(config=config), threads)
     return str(Zygote._instance.path), str(Zygote._instance.root)
-
-
-class ZygoteProcess:
-    """What jupyter_client's provisioner needs of a Popen, for a kernel forked by the zygote."""
-
-    stdin = stdout = stderr = None
-
-    def __init__(self, zygote, pid):
-        self.zygote, self.pid = zygote, pid
-
-    def poll(self):
-        return self.zygote.ask(op="poll", pid=self.pid)["status"]
-
-    def wait(self, timeout=None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while (status := self.poll()) is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired("kernel", timeout)
-            time.sleep(0.05)
-        return status
-
-    def send_signal(self, signum):
-        self.zygote.ask(op="signal", pid=self.pid, signum=int(signum), wait=signum == signal.SIGKILL)
-
-    def kill(self):
-        self.send_signal(signal.SIGKILL)
-
-    def terminate(self):
-        self.send_signal(signal.SIGTERM)
-
-
-class SandboxedExecute(Execute):
-    """nbgrader's Execute with every kernel sandboxed, per-cell timeouts and an output budget."""
-
-    sandbox = Bool(True, config=True, help="Run kernels in the sandbox. Turn off only for trusted notebooks.")
-    max_cell_timeout = Integer(600, config=True, help="Upper bound of a cell's metadata.course.timeout, seconds")
-    max_output_bytes = Integer(1_000_000, config=True, help="Output kept per cell; the rest is dropped")
-
-    def __init__(self, *args, **kwargs):
-        # Every process of the kernel's uid is killed afterwards anyway: no polite shutdown to wait for.
-        kwargs.setdefault("shutdown_kernel", "immediate")
-        super().__init__(*args, **kwargs)
-        if self.sandbox:
-            check_available()  # refuse loudly rather than run strangers' code unconfined
-            self.kernel_manager_class = SandboxKernelManager
-        self.timeout_func = self.cell_timeout
-        self._output_bytes = {}
-
-    def preprocess(self, nb, resources=None, km=None):
-        before = set(SandboxKernelManager.live)
-        try:
-            return super().preprocess(nb, resources, km)
-        finally:  # a kernel that died mid-cell may skip the manager's own cleanup
-            for scratch in set(SandboxKernelManager.live) - before:
-                SandboxKernelManager.live.pop(scratch).end_processes()
-                shutil.rmtree(scratch, ignore_errors=True)
-
-    def cell_timeout(self, cell):
-        override = cell.metadata.get("course", {}).get("timeout")
-        if isinstance(override, (int, float)) and not isinstance(override, bool) and override > 0:
-            return min(int(override), self.max_cell_timeout)
-        return self.timeout
-
-    def output(self, outs, msg, display_id, cell_index):
-        used = self._output_bytes.get(cell_index, 0)
-        if used > self.max_output_bytes:
-            return None
-        size = len(str(msg.get("content", "")))
-        self._output_bytes[cell_index] = used + size
-        if used + size > self.max_output_bytes:
-            note = new_output("stream", name="stdout",
-                              text=f"\n[output cut: the cell printed more than {self.max_output_bytes} bytes]\n")
-            outs.append(note)
-            return note
-        return super().output(outs, msg, display_id, cell_index)

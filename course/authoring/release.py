@@ -1,9 +1,9 @@
 """Generate everything students and readers get from the chapter sources.
 
-    python -m course.release ASSIGNMENT_ID ...   # release these assignments to the course
-    python -m course.release                     # `make release`: regenerate every page only
+    course release ASSIGNMENT_ID ...   # release these assignments to the course
+    course release                     # `make release`: regenerate every page only
 
-For each assignment: refresh the source's setup cell from course/setup_cell.py, run
+For each assignment: refresh the source's setup cell from course/notebook/setup_cell.py, run
 `nbgrader generate_assignment` (stubs, no hidden tests), execute the reference solution
 once, and write the student notebook = the nbgrader release plus the reference run's
 output under every demo that needs an exercise. That notebook is both the chapter page
@@ -12,7 +12,7 @@ run's outputs of cells tagged nbval-check-output are stored in the source for nb
 pieces joined (join_streams), so a second release writes the same bytes.
 
 Released means: generated into the course folder's gradebook and release/ folder, which only
-naming the assignment does. `course.grade` and every output it writes list released
+naming the assignment does. `course grade` and every output it writes list released
 assignments only; `make release` regenerates pages and sources without releasing anything.
 """
 import argparse
@@ -28,12 +28,12 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from . import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT, source_notebook
-from .gradebook import nbgrader_api
+from course import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT, source_notebook
+from course.grading.gradebook import nbgrader_api
 
 # The setup cell: device and seeding (setup_cell.py), then the checks (checks.py), whose
 # comparison the grader imports too, so a visible check gives the same verdict in both.
-SETUP_CELL = "\n\n\n".join((ROOT / "course" / name).read_text().strip("\n") for name in ("setup_cell.py", "checks.py"))
+SETUP_CELL = "\n\n\n".join((ROOT / "course" / "notebook" / name).read_text().strip("\n") for name in ("setup_cell.py", "checks.py"))
 REFERENCE_TAG = "reference-output"
 CHECKED_TAG = "nbval-check-output"  # nbval compares these cells' stored outputs with a fresh run
 SUMMARY_TAG = "course-summary"  # the student notebook's last cell: the table of visible checks
@@ -48,7 +48,7 @@ def tags(cell):
 
 
 def refresh_setup_cell(assignment_id):
-    """Keep every source's setup cell identical to course/setup_cell.py."""
+    """Keep every source's setup cell identical to course/notebook/setup_cell.py."""
     path = source_notebook(assignment_id)
     nb = nbformat.read(path, as_version=4)
     cells = [c for c in nb.cells if grade_id(c) == "setup"]
@@ -198,15 +198,15 @@ def release(assignment_id, api=None, chapters=CHAPTERS, record=False, reference=
     student = student_notebook(released, reference)
     nbformat.write(student, released_path)
     # The student's own check, a single file that needs only Jupyter: released beside the notebook.
-    shutil.copyfile(ROOT / "course" / "check.py", os.path.join(release_dir, "check.py"))
+    shutil.copyfile(ROOT / "course" / "student" / "check.py", os.path.join(release_dir, "check.py"))
     chapters.mkdir(parents=True, exist_ok=True)
     target = chapters / f"{assignment_id}.ipynb"
     shutil.copyfile(released_path, target)
     return target
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("assignments", nargs="*",
                         help="assignment ids to release to the course folder (autograders/); without any, "
                              "every chapter's page is regenerated and none is released")
@@ -230,7 +230,7 @@ def main(argv=None):
             refresh_setup_cell(assignment_id)
         for assignment_id, target in zip(ASSIGNMENTS, release_all(ASSIGNMENTS, api, record=True)):
             print(f"page {assignment_id} -> {target.relative_to(ROOT)} (not released: "
-                  f"python -m course.release {assignment_id} releases it)", flush=True)
+                  f"course release {assignment_id} releases it)", flush=True)
     return 0
 
 

@@ -1,6 +1,6 @@
 """What a JupyterHub admin installs for the course's students.
 
-    python -m course.hub student-config [--exchange PATH] [--course-id ID]
+    course hub student-config [--exchange PATH] [--course-id ID]
 
 prints the nbgrader config every student's Jupyter must read (README, "Set up a hub"). A
 student's nbgrader (the Assignments tab, Validate, `nbgrader fetch_assignment` / `submit` /
@@ -11,10 +11,10 @@ import argparse
 import os
 import sys
 
-from .gradebook import nbgrader_config
+from course.grading.gradebook import nbgrader_config
 
 TEMPLATE = '''\
-# nbgrader config for the students of {course_id}, printed by `python -m course.hub student-config`.
+# nbgrader config for the students of {course_id}, printed by `course hub student-config`.
 # Install it where every student's Jupyter reads it: /etc/jupyter/nbgrader_config.py
 # (`jupyter --paths` lists the config folders). The instructor grades with the same exchange
 # (COURSE_EXCHANGE={exchange}).
@@ -38,8 +38,8 @@ def student_config(exchange=None, course_id=None):
     return TEMPLATE.format(course_id=course_id, exchange=exchange)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m course.hub", description=__doc__.split("\n\n")[0])
+def main(argv=None, prog="course hub"):
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     config = commands.add_parser("student-config", help="print the students' nbgrader config (install it system-wide)")
     config.add_argument("--exchange", help="the exchange folder (default: COURSE_EXCHANGE, else the course config's)")

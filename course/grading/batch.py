@@ -1,6 +1,6 @@
 """Grade a folder of submissions and write everything an instructor hands back.
 
-    python -m course.grade [ASSIGNMENT ...] [--root autograders] [--db URL]
+    course grade [ASSIGNMENT ...] [--root autograders] [--db URL]
                            [--roster roster.csv] [--missing blank|zero]
 
 Reads nbgrader's layout <root>/submitted/<student_id>/<assignment_id>/<assignment_id>.ipynb
@@ -12,10 +12,10 @@ and writes, under <root>:
   - tests.csv (a row per student per assignment, a column per graded test),
   - report.csv (what happened to every submission, with the reason when it was not graded,
     and its late penalty: due dates, extensions and the policy are in <root>/deadlines.toml),
-  - report.html (course/report.py: score histograms, pass rates of exercises and checks, the
+  - report.html (course/instructor/report.py: score histograms, pass rates of exercises and checks, the
     most common failure messages, the submissions that could not be graded),
-  - canvas_grades.csv and moodle_grades.csv when there is a roster (course/lms.py),
-  - grading.log (everything, debug level: course/logs.py); the terminal shows progress, the
+  - canvas_grades.csv and moodle_grades.csv when there is a roster (course/instructor/lms.py),
+  - grading.log (everything, debug level: course/grading/logs.py); the terminal shows progress, the
     summary and real problems only.
 A broken submission is reported and skipped; it never stops the batch and leaves no
 half-written grades. Grading again gives the same grades.
@@ -37,10 +37,14 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from . import ASSIGNMENTS, AUTOGRADERS, deadlines, ledger, lms, logs, report, restore
-from . import similarity
-from .gradebook import nbgrader_api
-from .sandbox import SandboxUnavailable, Zygote, check_available, shared_warm_sandbox
+from course import ASSIGNMENTS, AUTOGRADERS
+from course.grading import deadlines, ledger, logs
+from course.grading.gradebook import nbgrader_api
+from course.grading.preprocessors import restore
+from course.grading.sandbox.base import SandboxUnavailable, check_available
+from course.grading.sandbox.kernel import shared_warm_sandbox
+from course.grading.sandbox.warm import Zygote
+from course.instructor import lms, report, similarity
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # a course notebook with its figures is well under 1 MB
 
@@ -54,8 +58,8 @@ class Outcome:
     max_score: float = 0.0
     message: str = ""
     seconds: float = 0.0
-    unchanged: bool = False  # graded before under the same key (course/ledger.py): not run again
-    penalty: float = 0.0  # late penalty in points, already taken off `score` (course/deadlines.py)
+    unchanged: bool = False  # graded before under the same key (course/grading/ledger.py): not run again
+    penalty: float = 0.0  # late penalty in points, already taken off `score` (course/grading/deadlines.py)
     seconds_late: float = 0.0  # after the student's due date (its extension included)
 
 
@@ -215,7 +219,7 @@ def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True, fo
 
 
 def graded_notes(api, assignment, student, renamed):
-    """What the grader changed to grade this notebook (course/restore.py), for report.csv."""
+    """What the grader changed to grade this notebook (course/grading/preprocessors/restore.py), for report.csv."""
     path = Path(api.coursedir.format_path("autograded", student, assignment)) / f"{assignment}.ipynb"
     notes = [f"graded {renamed}, a renamed copy of {assignment}.ipynb"] if renamed else []
     try:
@@ -364,10 +368,10 @@ def _threads(workers):
 def _forkserver():
     """Workers forked from a server that imported the grader's libraries once (not fork: the
     caller may have threads; not spawn: each worker would import nbgrader again). Not this
-    module itself: `python -m course.grade` has each worker run it as its __main__."""
+    module itself: `course grade` has each worker run it as its __main__."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["course.gradebook", "course.sandbox", "course.report", "course.lms",
-                                    "course.ledger", "course.feedback", "nbgrader.plugins.export"])
+    context.set_forkserver_preload(["course.grading.gradebook", "course.grading.sandbox.kernel", "course.instructor.report", "course.instructor.lms",
+                                    "course.grading.ledger", "course.grading.feedback", "nbgrader.plugins.export"])
     return context
 
 
@@ -375,17 +379,17 @@ def grade_batch(root=AUTOGRADERS, assignments=None, db_url=None, feedback=True, 
                 out=sys.stdout, sandbox=True, scheduler=None, roster=None, no_grade="blank",
                 moodle_id="email", canvas_ids=None, force=False):
     """Grade every student's submissions of `assignments` (default: every released assignment,
-    those `python -m course.release ID` put in the gradebook); return their Outcomes.
+    those `course release ID` put in the gradebook); return their Outcomes.
 
     roster: CSV mapping student ids to LMS identities (default <root>/roster.csv if it exists;
-    course/lms.py), for canvas_grades.csv and moodle_grades.csv; no_grade: "blank" or "zero",
+    course/instructor/lms.py), for canvas_grades.csv and moodle_grades.csv; no_grade: "blank" or "zero",
     what a roster student with no graded submission gets there.
 
     sandbox: True (kernels forked from a warm sandbox), "cold" (a fresh sandbox per kernel)
     or False (student code unconfined: only for notebooks you trust). `scheduler`
     (a Dask scheduler address) sends the work to that cluster's workers, which must see
     `root` at the same path and a shared gradebook URL (PostgreSQL). Submissions graded
-    before under the same key are not graded again (course/ledger.py) unless `force`."""
+    before under the same key are not graded again (course/grading/ledger.py) unless `force`."""
     if sandbox:
         try:
             check_available()
@@ -417,10 +421,10 @@ def grade_batch(root=AUTOGRADERS, assignments=None, db_url=None, feedback=True, 
         if assignments is None:
             assignments = released
             if not assignments:
-                raise SystemExit("no assignment released yet: run `python -m course.release ASSIGNMENT_ID` first")
+                raise SystemExit("no assignment released yet: run `course release ASSIGNMENT_ID` first")
         missing = sorted(set(assignments) - set(released))
         if missing:
-            raise SystemExit(f"not released yet: {', '.join(missing)}; run `python -m course.release "
+            raise SystemExit(f"not released yet: {', '.join(missing)}; run `course release "
                              f"{' '.join(missing)}` first")
         logs.run_header(assignments)
         deadlines.sync_assignments(gb, due, assignments)
@@ -488,10 +492,10 @@ def summarize(outcomes, root, out, issues=None, lms_files=()):
         logs.log.info(line)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("assignments", nargs="*", default=None,
-                        help="assignment ids (default: every assignment released with python -m course.release)")
+                        help="assignment ids (default: every assignment released with course release)")
     parser.add_argument("--root", default=str(AUTOGRADERS), help="nbgrader course folder (default: autograders/)")
     parser.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in the course folder)")
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
@@ -514,7 +518,12 @@ def main(argv=None):
                         help="the identifier column of moodle_grades.csv (default: email)")
     parser.add_argument("--canvas-assignment", action="append", default=[], metavar="ID=CANVAS_ID",
                         help="Canvas's id of an assignment, so its import updates that assignment (repeatable)")
+    parser.add_argument("--show-hidden-values", action="store_true",
+                        help="feedback shows the hidden checks' expected values too (e.g. after the last deadline); "
+                             "the same as COURSE_SHOW_HIDDEN_VALUES=1, and a switch regrades")
     args = parser.parse_args(argv)
+    if args.show_hidden_values:  # read by the course's nbgrader config and the ledger, in every worker
+        os.environ["COURSE_SHOW_HIDDEN_VALUES"] = "1"
     canvas_ids = dict(pair.split("=", 1) for pair in args.canvas_assignment if "=" in pair)
     if len(canvas_ids) != len(args.canvas_assignment):
         parser.error("--canvas-assignment takes ASSIGNMENT_ID=CANVAS_ID")

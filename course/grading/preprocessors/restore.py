@@ -1,6 +1,6 @@
 """Notebooks as students hand them in: graded around what copy, paste and delete did to them.
 
-`RepairCells` runs first among nbgrader's sanitize steps (course/gradebook.py), before
+`RepairCells` runs first among nbgrader's sanitize steps (course/grading/gradebook.py), before
 nbgrader looks at any cell's grader markings (`metadata.nbgrader`):
 
 - a cell whose markings name no cell of this notebook in the gradebook (pasted from another
@@ -12,7 +12,7 @@ nbgrader looks at any cell's grader markings (`metadata.nbgrader`):
   nbgrader itself (`OverwriteCells.add_missing_cells`) and noted here;
 - whatever was restored or ignored is said in a markdown cell at the top of the graded
   notebook, which the feedback shows, and listed in that cell's `metadata.course.repairs`
-  (course/grade.py puts it in report.csv).
+  (course/grading/batch.py puts it in report.csv).
 
 Without this, nbgrader stops on a cell with markings but no grade_id ("KeyError: 'grade_id'",
 from its own deduplication or from restoring missing cells), and a deleted setup cell leaves

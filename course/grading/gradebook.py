@@ -16,7 +16,7 @@ from nbgrader.exchange.default.list import ExchangeList  # the default exchange,
 from nbgrader.preprocessors import DeduplicateIds, OverwriteCells
 from traitlets.config.loader import PyFileConfigLoader
 
-from . import AUTOGRADERS, SOLUTIONS
+from course import AUTOGRADERS, SOLUTIONS
 
 # nbgrader runs the `alembic` executable by name to migrate the gradebook: make sure the
 # environment's own bin folder is on PATH even when it was not activated.
@@ -73,13 +73,13 @@ def nbgrader_config(root=None, db_url=None, sandbox=True):
     elif sandbox == "cold":  # a fresh sandbox per kernel instead of kernels forked from a warm one
         config.SandboxKernelManager.warm = False
     if "exporter_class" not in config.GenerateFeedback:
-        config.GenerateFeedback.exporter_class = "course.feedback.FeedbackExporter"
+        config.GenerateFeedback.exporter_class = "course.grading.feedback.FeedbackExporter"
     if "sanitize_preprocessors" not in config.Autograde:
         # nbgrader puts a deleted check cell back without a cell id: give it one right away.
         steps = list(Autograde.class_traits()["sanitize_preprocessors"].make_dynamic_default())
-        steps[steps.index(OverwriteCells)] = "course.logs.OverwriteCellsWithIds"
+        steps[steps.index(OverwriteCells)] = "course.grading.preprocessors.cells.OverwriteCellsWithIds"
         # Before nbgrader reads any cell's markings: unknown or repeated ones dropped, deleted locked cells back.
-        steps.insert(steps.index(DeduplicateIds), "course.restore.RepairCells")
+        steps.insert(steps.index(DeduplicateIds), "course.grading.preprocessors.restore.RepairCells")
         config.Autograde.sanitize_preprocessors = steps
     return config
 

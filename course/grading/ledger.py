@@ -5,7 +5,7 @@ atomically once that submission's grades and feedback are complete. It holds the
 submission was graded under and the outcome. A submission is graded again when its key
 differs: other files in its folder, another version of the assignment (the gradebook's
 cells), another grader (the nbgrader config, the course's grading code, the sandbox
-mode), or another deadline for that student (course/deadlines.py: the key's "deadline").
+mode), or another deadline for that student (course/grading/deadlines.py: the key's "deadline").
 A batch killed at any moment leaves each submission either recorded with complete
 grades or not recorded, so running it again grades exactly the unfinished ones.
 """
@@ -15,11 +15,15 @@ import json
 import os
 from pathlib import Path
 
-from . import AUTOGRADERS
+from course import AUTOGRADERS
 
+# The code a grade depends on: a change to any of these regrades.
 GRADER_FILES = [AUTOGRADERS / "nbgrader_config.py"] + [
-    Path(__file__).parent / name for name in ("checks.py", "verdict.py", "setup_cell.py", "grade.py", "sandbox.py", "feedback.py",
-                                              "zygote.py", "gradebook.py", "restore.py", "deadlines.py")]
+    Path(__file__).parent.parent / name for name in (
+        "notebook/checks.py", "notebook/setup_cell.py", "grading/preprocessors/verdict.py", "grading/batch.py",
+        "grading/sandbox/base.py", "grading/sandbox/kernel.py", "grading/sandbox/warm.py", "grading/sandbox/zygote.py",
+        "grading/preprocessors/execute.py", "grading/preprocessors/cells.py", "grading/feedback.py",
+        "grading/gradebook.py", "grading/preprocessors/restore.py", "grading/deadlines.py")]
 
 
 def _digest(parts):

@@ -1,7 +1,7 @@
 """Check a course notebook before you submit it: run it as the grader does, report each exercise.
 
     python check.py 01-gradient-descent.ipynb [...]    (check.py comes beside the notebook)
-    python -m course.check NOTEBOOK [...]              (in the course repository)
+    course check NOTEBOOK [...]                        (in the course repository)
 
 Runs the cells the grader runs (every cell up to the last exercise or check; later demos are
 skipped), then lists each exercise with its visible checks: pass, FAIL with the first failing
@@ -137,8 +137,8 @@ def report(path, rows, notes, out=sys.stdout):
     print("The grade comes from the grader's hidden checks, like these but with other inputs.", file=out)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="+")
     parser.add_argument("--timeout", type=int, default=300, help="seconds a cell may run (default 300)")
     args = parser.parse_args(argv)

@@ -3,10 +3,10 @@
 Per assignment: the distribution of total scores (a histogram), the pass rate of each
 exercise (check cell: full marks) and of each individual check, each check's most common
 failure messages with their counts, and the submissions that could not be graded with the
-reason. After the assignments, a "Similar submissions" section (course/similarity.py): pairs of
+reason. After the assignments, a "Similar submissions" section (course/instructor/similarity.py): pairs of
 students whose code is much the same, side by side. Built from the gradebook (scores) and from the grader's own verdicts, which
-course/verdict.py writes into every check cell of the autograded notebook as
-`metadata.course.verdict` = {"exercise", "points", "score", "problem", "checks": [{"label",
+course/grading/preprocessors/verdict.py writes into every check cell of the autograded notebook as
+`metadata.course.grading.preprocessors.verdict` = {"exercise", "points", "score", "problem", "checks": [{"label",
 "hidden", "passed", "message"}]}; never from what the kernel printed. A check cell without a
 verdict is counted as unknown. Figures are PNGs drawn with matplotlib's Agg canvas and
 embedded as base64: the file opens offline, with no external CSS or JavaScript.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from .deadlines import days_late
+from course.grading.deadlines import days_late
 
 TOP_MESSAGES = 5  # failure messages shown per check
 
@@ -84,7 +84,7 @@ def read_verdicts(path):
 
 def collect(gb, root, assignments, outcomes=()):
     """An AssignmentView per assignment from the gradebook, the autograded notebooks' verdicts
-    and this batch's outcomes (course.grade.Outcome: who could not be graded and why)."""
+    and this batch's outcomes (course.grading.batch.Outcome: who could not be graded and why)."""
     views = []
     for name in assignments:
         assignment = gb.find_assignment(name)
@@ -275,7 +275,7 @@ def assignment_html(view):
     if view.missing:
         parts.append(f'<p class="missing">Missing (no submission): {e(", ".join(view.missing))}.</p>')
     parts.append("<h3>Late</h3>")
-    if view.late:  # the penalties of course/deadlines.py's policy, already taken off the scores above
+    if view.late:  # the penalties of course/grading/deadlines.py's policy, already taken off the scores above
         parts.append('<table class="late"><tr><th>student</th><th>days late</th><th>penalty (points)</th>'
                      "<th>score after it</th></tr>"
                      + "".join(f"<tr{_attrs(student=s, days_late=d, penalty=f'{p:g}', score=f'{t:g}')}><td>{e(s)}</td>"
@@ -288,7 +288,7 @@ def assignment_html(view):
 
 
 def roster_html(issues):
-    """The roster's mismatches (course.lms.RosterIssues), or nothing without a roster."""
+    """The roster's mismatches (course.instructor.lms.RosterIssues), or nothing without a roster."""
     if issues is None:
         return '<section class="roster"><h2>Roster</h2><p>No roster given: no LMS export was written.</p></section>'
     e = html.escape
@@ -310,7 +310,7 @@ def roster_html(issues):
 
 
 
-# --- Similar submissions (course/similarity.py) --------------------------------------------
+# --- Similar submissions (course/instructor/similarity.py) --------------------------------------------
 
 SHOWN_PAIRS = 10  # pairs per assignment with a side-by-side view
 
@@ -363,7 +363,7 @@ def similarity_html(results):
     """The "Similar submissions" section: per assignment, a histogram of every pair's
     similarity, the pairs at or above the threshold, and the code of the most similar ones
     side by side with the matching regions marked."""
-    from . import similarity as sim
+    from course.instructor import similarity as sim
 
     e = html.escape
     parts = ['<section class="similarity" id="similar-submissions"><h2>Similar submissions</h2>',
@@ -448,7 +448,7 @@ mark.match { background: #ffe08a; }
 
 
 def write_html(views, path, roster_issues=None, title="Grading report", similar=None):
-    """similar: course.similarity.find_similar()'s results (the "Similar submissions" section), or None."""
+    """similar: course.instructor.similarity.find_similar()'s results (the "Similar submissions" section), or None."""
     e = html.escape
     toc = "".join(f'<li><a href="#{e(v.name)}">{e(v.name)}</a>: {len(v.scores)} graded, '
                   f"{len(v.not_graded)} not graded, {len(v.missing)} missing</li>" for v in views)

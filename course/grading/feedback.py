@@ -75,5 +75,5 @@ class FeedbackExporter(HTMLExporter):
 
     def from_notebook_node(self, nb, resources=None, **kw):
         html, resources = super().from_notebook_node(nb, resources, **kw)
-        html = MATHJAX.sub("<!-- no MathJax: math is MathML (course/feedback.py) -->", html, count=1)
+        html = MATHJAX.sub("<!-- no MathJax: math is MathML (course/grading/feedback.py) -->", html, count=1)
         return html.replace("</head>", WRAP_CSS + "</head>", 1), resources

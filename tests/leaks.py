@@ -38,7 +38,7 @@ def secret_lines(source_path, regions=REGIONS):
 
     A line any chapter shows openly (a demo, the prose, the setup cell), or a part of such a
     line, is public by design; short lines (`return x`) are too common to call a leak."""
-    from . import ASSIGNMENTS, source_notebook
+    from course import ASSIGNMENTS, source_notebook
 
     public = set().union(*(_split(source_notebook(aid))[1] for aid in ASSIGNMENTS))
     public_text = "\n".join(public)

@@ -178,7 +178,7 @@ def write_canvas(path, roster, assignments, scores, maxima, missing="blank", can
 def notes_from(outcomes):
     """{(student, assignment): what Moodle's feedback column says}: the late penalty of a graded
     submission, "not graded: <why>" or "missing" for one with no grade (the words of report.csv)."""
-    from .deadlines import describe
+    from course.grading.deadlines import describe
 
     notes = {}
     for o in outcomes or ():
@@ -227,7 +227,7 @@ def fill_moodle_worksheet(worksheet, path, roster, assignment, scores, missing="
 
 
 def roster_issues(roster, outcomes, assignments, moodle_identifier="email"):
-    """Who is on one side only, from this batch's outcomes (course.grade.Outcome)."""
+    """Who is on one side only, from this batch's outcomes (course.grading.batch.Outcome)."""
     issues = RosterIssues()
     submitted = {(o.student, o.assignment) for o in outcomes if o.status in ("graded", "not graded")}
     for a in assignments:

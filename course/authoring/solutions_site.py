@@ -1,12 +1,13 @@
 """The site after the deadline: every exercise shows its reference solution, folded under its stub.
 
-    python -m course.solutions_site        (make book-solutions)
+    course solutions-site        (make book-solutions)
 
 Writes a copy of the book's sources to _build/solutions/src with the chapters' solutions
 inserted, and builds it into _build/solutions/_build/html with the main build's execution
 cache (only markdown is added, so no chapter runs again). The default site (`make book`)
 never contains solution code; tests/test_leaks.py keeps guarding it.
 """
+import argparse
 import shutil
 import subprocess
 import sys
@@ -15,8 +16,8 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from . import ASSIGNMENTS, CHAPTERS, ROOT, source_notebook
-from .release import grade_id
+from course import ASSIGNMENTS, CHAPTERS, ROOT, source_notebook
+from course.authoring.release import grade_id
 
 OUT = ROOT / "_build" / "solutions"
 SOLUTION_TAG = "reference-solution"
@@ -72,7 +73,8 @@ def build(out=OUT):
                            "--warningiserror", "--keep-going"], capture_output=True, text=True, cwd=ROOT)
 
 
-def main():
+def main(argv=None, prog="course solutions-site"):
+    argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0]).parse_args(argv)
     result = build()
     sys.stdout.write(result.stdout[-3000:])
     sys.stderr.write(result.stderr[-3000:])
