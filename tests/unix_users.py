@@ -5,6 +5,7 @@ afterwards with its home, and every folder that had to become traversable for th
 path to the environment's Python, e.g. a pyenv under /root) gets its mode back.
 """
 import contextlib
+import fcntl
 import os
 import pwd
 import shutil
@@ -12,6 +13,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -119,6 +121,10 @@ def ordinary_users(*names):
     """Create the users (each with a private home), yield them, then remove them and all they left."""
     need_root()
     made = []
+    # One test at a time on the machine, across checkouts: the users' names are fixed, and the
+    # modes traversable() restores are shared by every such test (two at once undo each other).
+    lock = open(os.path.join(tempfile.gettempdir(), "course-test-users.lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         with traversable(sys.executable, ROOT):
             for name in names:
@@ -138,3 +144,4 @@ def ordinary_users(*names):
                     if _owner(entry) == user.uid:
                         shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
             subprocess.run(["userdel", "--remove", user.name], capture_output=True)
+        lock.close()  # releases the lock
