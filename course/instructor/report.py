@@ -6,7 +6,7 @@ failure messages with their counts, and the submissions that could not be graded
 reason. After the assignments, a "Similar submissions" section (course/instructor/similarity.py): pairs of
 students whose code is much the same, side by side. Built from the gradebook (scores) and from the grader's own verdicts, which
 course/grading/preprocessors/verdict.py writes into every check cell of the autograded notebook as
-`metadata.course.grading.preprocessors.verdict` = {"exercise", "points", "score", "problem", "checks": [{"label",
+`metadata.course.verdict` = {"exercise", "points", "score", "problem", "checks": [{"label",
 "hidden", "passed", "message"}]}; never from what the kernel printed. A check cell without a
 verdict is counted as unknown. Figures are PNGs drawn with matplotlib's Agg canvas and
 embedded as base64: the file opens offline, with no external CSS or JavaScript.

@@ -273,7 +273,7 @@ class JudgeChecks(NbGraderPreprocessor):
     """After execution: each check cell's score, from its answers and the kept expected values.
 
     Writes the cell's outputs (pass/FAIL lines, the summary, the score nbgrader reads) and
-    `metadata.course.grading.preprocessors.verdict`, and puts back the cell's real source for the feedback."""
+    `metadata.course.verdict`, and puts back the cell's real source for the feedback."""
 
     show_hidden_values = Bool(False, help="Feedback shows hidden checks' expected values (e.g. after the last "
                               "deadline); by default a hidden check says pass or FAIL, the mistake and the hint."
