@@ -6,8 +6,9 @@ c = get_config()  # noqa: F821 (provided by nbgrader)
 
 c.CourseDirectory.course_id = "pytorch-foundations"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
-# The chapter sources (reference solutions + hidden tests) are nbgrader's source folder.
-c.CourseDirectory.source_directory = os.path.join(c.CourseDirectory.root, "..", "solutions")
+# nbgrader's source folder: the notebooks `course release` builds from the chapters' text
+# sources in solutions/ (reference solutions + hidden tests); the text never reaches a release.
+c.CourseDirectory.source_directory = os.path.join(c.CourseDirectory.root, "..", "_build", "sources")
 # Any SQLAlchemy URL works here, e.g. postgresql://grader@db/course; SQLite by default.
 c.CourseDirectory.db_url = os.environ.get(
     "COURSE_GRADEBOOK_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db") + "?timeout=60"

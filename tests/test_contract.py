@@ -68,11 +68,3 @@ def test_only_the_pitfalls_may_raise(aid):
     expected = PITFALLS.get(aid, [])
     assert len(raising) == len(expected), [c.source for c in raising]
     assert all(code in cell.source for cell, code in zip(raising, expected)), [c.source for c in raising]
-
-
-@pytest.mark.parametrize("aid", ASSIGNMENTS)
-def test_sources_store_outputs_only_for_nbval(aid):
-    cells = nbformat.read(source_notebook(aid), as_version=4).cells
-    for cell in cells:
-        if cell.cell_type == "code" and "nbval-check-output" not in cell.metadata.get("tags", []):
-            assert not cell.outputs, f"run `make release`: outputs stored in\n{cell.source[:200]}"

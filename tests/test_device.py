@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course import ASSIGNMENTS, source_notebook
-from course.authoring.release import SETUP_CELL
+from course.authoring.sources import SETUP_CELL
 
 
 def run_setup(monkeypatch, env, cuda_available):

@@ -14,7 +14,7 @@ from course.authoring.release import SETUP_CELL
 from course.grading.preprocessors.verdict import CheckCellError, is_check_cell, judge, read_emission, split_check_cell
 
 CELL = '''
-checks = Checks("demo", 3)
+checks = Checks("demo")
 checks.close("visible value", lambda: demo(1.0), 2.5)
 checks.that("a float", lambda: isinstance(demo(1.0), float), "return a float")
 ### BEGIN HIDDEN TESTS
@@ -55,7 +55,7 @@ def test_the_kernel_gets_no_expected_value_and_the_grader_keeps_them():
 ])
 def test_check_cells_the_grader_cannot_read_statically_are_refused(body):
     with pytest.raises(CheckCellError):
-        split_check_cell(f"checks = Checks('demo', 1)\n{body}\nchecks.score()")
+        split_check_cell(f"checks = Checks('demo')\n{body}\nchecks.score()")
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
