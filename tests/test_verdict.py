@@ -10,7 +10,7 @@ import torch
 
 from course import ASSIGNMENTS, CHAPTERS, source_notebook
 from course.notebook.checks import CHECKS_MIME, encode
-from course.authoring.release import SETUP_CELL
+from course.authoring.sources import SETUP_CELL
 from course.grading.preprocessors.verdict import CheckCellError, is_check_cell, judge, read_emission, split_check_cell
 
 CELL = '''
