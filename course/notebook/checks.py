@@ -86,7 +86,7 @@ class Checks:
 
     latest = {}  # exercise -> its Checks that ran last in this kernel, for the summary table
 
-    def __init__(self, exercise, emit=None):
+    def __init__(self, exercise, *, emit=None):
         self.exercise, self.emit, self.answers, self.results = exercise, emit, [], []
         if emit is None:
             Checks.latest[exercise] = self
