@@ -22,8 +22,8 @@ book: venv
 book-solutions: book
 	$(BIN)/course solutions-site
 
-## Regenerate chapters/ (the pages) and the outputs nbval checks from solutions/; it releases
-## nothing: `course release ID` releases an assignment to the course (autograders/).
+## Regenerate chapters/ (the pages) from the text sources in solutions/, which it never writes;
+## it releases nothing: `course release ID` releases an assignment to the course (autograders/).
 release: venv
 	$(BIN)/course release
 

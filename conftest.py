@@ -1,8 +1,22 @@
 """pytest hooks for every notebook nbval collects (solutions/ and chapters/ as well as tests/),
 so they live at the root: a conftest in tests/ would not see the notebooks' items."""
 import os
+from pathlib import Path
 
 import pytest
+
+BUILT = "_build/sources/"  # nodeids of the reference solutions: the notebooks built from solutions/
+
+
+def pytest_collect_file(file_path, parent):
+    """A chapter's text source, solutions/<id>/<id>.md, is run by nbval as the notebook built
+    from it (course/authoring/sources.py): the reference solution, with its hidden tests."""
+    if file_path.suffix == ".md" and file_path.parent.parent.name == "solutions" and file_path.stem == file_path.parent.name:
+        from nbval.plugin import IPyNbFile
+
+        from course import source_notebook
+
+        return IPyNbFile.from_parent(parent, path=Path(source_notebook(file_path.stem)))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -20,7 +34,26 @@ def pytest_collection_modifyitems(config, items):
 _notebook_seconds = {}
 
 
-def pytest_runtest_logreport(report):
+class NotebookItems:
+    """Hooks of every notebook item, registered as a plugin (pytest_configure): an item-level hook of
+    a conftest applies only below that conftest's folder, and the reference solutions are
+    notebooks built into _build/sources/, not files of a collected folder."""
+
+    @staticmethod
+    def pytest_runtest_logreport(report):
+        _record_seconds(report)
+
+    @staticmethod
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(item):
+        return (yield from _check_reference_run(item))
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(NotebookItems(), "course-notebook-items")
+
+
+def _record_seconds(report):
     if ".ipynb::" in report.nodeid:
         notebook = report.nodeid.split("::")[0]
         _notebook_seconds[notebook] = _notebook_seconds.get(notebook, 0.0) + report.duration
@@ -33,15 +66,45 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{seconds:6.1f}s  {notebook}")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
+def _check_reference_run(item):
     """A reference solution (solutions/) whose own check cell prints a FAIL line, or is not
     started, fails its nbval item: check cells catch every exception, so nbval alone would pass."""
     result = yield
-    if item.nodeid.startswith("solutions/") and ".ipynb::" in item.nodeid:
+    if item.nodeid.startswith(BUILT) and ".ipynb::" in item.nodeid:
         stderr = "".join(o.get("text", "") for o in getattr(item, "test_outputs", None) or []
                          if o.get("output_type") == "stream" and o.get("name") == "stderr")
         failed = [line.strip() for line in stderr.splitlines() if line.startswith("  FAIL  ") or "not started" in line]
         if failed:
             raise AssertionError("the reference solution fails its own checks:\n" + "\n".join(failed[:10]))
+        _derived_numbers_printed(item)
     return result
+
+
+_checked_text = {}  # notebook -> what its cells tagged nbval-check-output printed in this run
+
+
+def _derived_numbers_printed(item):
+    """What a reference solution's checked cells print must hold the numbers tests/facts.py derives
+    without the chapter's code: checked at the notebook's last such cell."""
+    tags = item.cell.metadata.get("tags", [])
+    if "nbval-check-output" not in tags:
+        return
+    notebook = item.nodeid.split("::")[0]
+    text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in item.test_outputs or [])
+    _checked_text[notebook] = _checked_text.get(notebook, "") + text
+    code = [c for c in item.parent.nb.cells if c.cell_type == "code"]  # nbval numbers the code cells
+    last = max(n for n, c in enumerate(code) if "nbval-check-output" in c.metadata.get("tags", []))
+    if item.cell_num == last:
+        facts = _facts()
+        missing = [fact for fact in facts.DERIVED.get(Path(notebook).stem, []) if fact not in _checked_text[notebook]]
+        if missing:
+            raise AssertionError(f"the reference run does not print {missing}, which tests/facts.py derives")
+
+
+def _facts():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course_test_facts", Path(__file__).parent / "tests" / "facts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

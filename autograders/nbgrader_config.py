@@ -6,8 +6,9 @@ c = get_config()  # noqa: F821 (provided by nbgrader)
 
 c.CourseDirectory.course_id = "pytorch-foundations"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
-# The chapter sources (reference solutions + hidden tests) are nbgrader's source folder.
-c.CourseDirectory.source_directory = os.path.join(c.CourseDirectory.root, "..", "solutions")
+# nbgrader's source folder: the notebooks `course release` builds from the chapters' text
+# sources in solutions/ (reference solutions + hidden tests); the text never reaches a release.
+c.CourseDirectory.source_directory = os.path.join(c.CourseDirectory.root, "..", "_build", "sources")
 # Any SQLAlchemy URL works here, e.g. postgresql://grader@db/course; SQLite by default.
 c.CourseDirectory.db_url = os.environ.get(
     "COURSE_GRADEBOOK_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db") + "?timeout=60"
@@ -18,6 +19,18 @@ c.CourseDirectory.db_url = os.environ.get(
 # only emits the answers as JSON, and JudgeChecks compares them and writes each check cell's
 # outputs and score itself, before SaveAutoGrades reads them. Cells after the last exercise
 # and check cannot change a grade and are not run (SkipCellsAfterTheLastExercise).
+# Before nbgrader reads any cell's markings (the sanitize steps): unknown or repeated markings
+# dropped and deleted locked cells put back (RepairCells), check cells restored with an id
+# (OverwriteCellsWithIds), due dates and extensions from deadlines.toml (SyncDeadlines).
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "course.grading.preprocessors.restore.RepairCells",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "course.grading.preprocessors.cells.OverwriteCellsWithIds",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "course.grading.preprocessors.deadlines.SyncDeadlines",
+]
 c.Autograde.autograde_preprocessors = [
     "course.grading.preprocessors.verdict.SendValuesOnly",
     "course.grading.preprocessors.verdict.SkipCellsAfterTheLastExercise",
@@ -41,6 +54,7 @@ c.SandboxedExecute.max_output_bytes = 1_000_000
 # --show-hidden-values`, e.g. after the last deadline) shows the values too.
 c.JudgeChecks.show_hidden_values = os.environ.get("COURSE_SHOW_HIDDEN_VALUES") == "1"
 # Feedback shows which checks failed, never the hidden tests' source.
+c.GenerateFeedback.exporter_class = "course.grading.feedback.FeedbackExporter"  # templates compiled once
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
@@ -51,7 +65,7 @@ c.Exchange.root = os.environ.get("COURSE_EXCHANGE", "/srv/nbgrader/exchange")
 # Late work: due dates, extensions and the late policy are in deadlines.toml (course/grading/deadlines.py);
 # nbgrader's AssignLatePenalties (above) asks this plugin for each late submission's penalty.
 c.AssignLatePenalties.plugin_class = "course.grading.deadlines.LatePenalty"
-c.LatePenalty.deadlines_file = os.path.join(c.CourseDirectory.root, "deadlines.toml")
+c.LatePenalty.deadlines_file = c.SyncDeadlines.deadlines_file = os.path.join(c.CourseDirectory.root, "deadlines.toml")
 # A deleted check cell is put back (and graded) instead of silently losing its points.
 c.OverwriteCells.add_missing_cells = True
 

@@ -2,6 +2,8 @@
 import sys
 from pathlib import Path
 
+from course import catalog
+
 # jsonschema (under nbformat) imports rfc3987_syntax when it is installed, only to check the
 # "iri" string formats, which no notebook schema uses; that import builds an Earley parser,
 # 1.8 s in every grading process. Without it, jsonschema leaves those two formats unchecked.
@@ -12,19 +14,19 @@ SOLUTIONS = ROOT / "solutions"
 CHAPTERS = ROOT / "chapters"
 AUTOGRADERS = ROOT / "autograders"
 
-# The assignment ids, in syllabus order; each is a folder of solutions/.
-ASSIGNMENTS = [
-    "00-tensors",
-    "01-gradient-descent",
-    "02-linear-regression",
-    "03-autograd",
-    "04-computational-graphs",
-    "05-nn-module",
-    "06-optimizers-schedulers",
-    "07-minibatches",
-    "08-classification",
-]
+BUILT_SOURCES = ROOT / "_build" / "sources"  # the notebooks nbgrader generates from, built from solutions/
+
+# The assignment ids, in course order (solutions/catalog.toml); each is a folder of solutions/.
+ASSIGNMENTS = [chapter.id for chapter in catalog.read()]
+
+
+def source_text(assignment_id):
+    """The chapter's single source: MyST markdown with nbgrader's cell metadata (jupytext)."""
+    return SOLUTIONS / assignment_id / f"{assignment_id}.md"
 
 
 def source_notebook(assignment_id):
-    return SOLUTIONS / assignment_id / f"{assignment_id}.ipynb"
+    """The notebook built from the chapter's source (course/authoring/sources.py), up to date."""
+    from course.authoring import sources
+
+    return sources.build(assignment_id)

@@ -6,6 +6,8 @@
     course grade [ASSIGNMENT ...]       grade, feedback, report, LMS exports
     course hub student-config           the nbgrader config a hub's students need
     course solutions-site               the site with every reference solution (after the deadline)
+    course new-chapter ID --title T     a new chapter: its source and every entry that names it
+    course new-exercise ID NAME ...     a new exercise in a chapter: its cells, catalog entry, variants
 
 `course COMMAND --help` tells each one's options. `python -m course COMMAND` is the same.
 """
@@ -13,13 +15,15 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = {  # name: (module, one line of help)
+COMMANDS = {  # name: (module[:function], one line of help); the function (default main) takes argv and prog
     "release": ("course.authoring.release", "generate the pages; with assignment ids, release them to the course"),
     "check": ("course.student.check", "check a notebook's visible checks as the grader runs it"),
     "collect": ("course.instructor.collect", "put an LMS download (Canvas, Moodle) where nbgrader grades it"),
     "grade": ("course.grading.batch", "grade submissions: grades, feedback, report, LMS exports"),
     "hub": ("course.instructor.hub", "what a JupyterHub admin installs for the students"),
     "solutions-site": ("course.authoring.solutions_site", "build the site with the reference solutions"),
+    "new-chapter": ("course.authoring.scaffold:new_chapter_main", "add a chapter (docs/authoring.md)"),
+    "new-exercise": ("course.authoring.scaffold:new_exercise_main", "add an exercise to a chapter (docs/authoring.md)"),
 }
 
 
@@ -36,8 +40,8 @@ def parser():
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args, rest = parser().parse_known_args(argv[:1])
-    module = importlib.import_module(COMMANDS[args.command][0])
-    return module.main(argv[1:], prog=f"course {args.command}")
+    module, _, function = COMMANDS[args.command][0].partition(":")
+    return getattr(importlib.import_module(module), function or "main")(argv[1:], prog=f"course {args.command}")
 
 
 if __name__ == "__main__":

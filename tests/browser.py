@@ -77,14 +77,15 @@ def redirect_target(path):
 
 
 def _solution(aid):
-    """solutions/<aid>/<aid>.ipynb of the repository the site was built from."""
+    """The notebook built from solutions/<aid>/<aid>.md in the repository the site was built from."""
     return source_dir() / source_notebook(aid).relative_to(ROOT)
 
 
 @functools.cache
 def _secrets(aid):
     path = _solution(aid)
-    return frozenset(secret_lines(path)) if path.is_file() else frozenset()
+    assert path.is_file(), f"{path} is missing: build the sources there (`course release`) before scanning its site"
+    return frozenset(secret_lines(path))
 
 
 @functools.cache

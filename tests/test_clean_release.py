@@ -1,10 +1,13 @@
-"""A release writes the same bytes every time, so `make release` twice leaves `git status` clean.
+"""A release writes the same bytes every time and nothing into solutions/, so `make release`
+twice leaves `git status` clean.
 
 The kernel sends printed text in pieces whose boundaries depend on timing; the release joins
-consecutive pieces of one stream (course.authoring.release.join_streams) before writing the outputs it
-keeps into the source (for nbval) and the chapter page.
+consecutive pieces of one stream (course.authoring.release.join_streams) before writing the
+chapter page.
 """
 import nbformat
+
+from course import SOLUTIONS
 
 from course.grading.gradebook import nbgrader_api
 from course.authoring.release import join_streams, release
@@ -29,23 +32,25 @@ def test_join_streams_joins_only_neighbours_of_one_name():
         ("display_data", None, None), ("stream", "stdout", "d\ne\n")]
 
 
-def test_releasing_a_chapter_twice_writes_identical_files(tmp_path):
-    files = []
+def _tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_releasing_a_chapter_twice_writes_identical_files_and_nothing_into_solutions(tmp_path):
+    files, before = [], _tree(SOLUTIONS)
     for run in ("first", "second"):
         root = tmp_path / run
         root.mkdir()
-        # record: the source with the outputs nbval compares, written here instead of solutions/
-        release(AID, nbgrader_api(root), chapters=root / "chapters", record=root / "source.ipynb")
-        files.append({name: (root / name).read_bytes()
-                      for name in (f"chapters/{AID}.ipynb", "source.ipynb", f"release/{AID}/{AID}.ipynb")})
+        release(AID, nbgrader_api(root), chapters=root / "chapters")
+        files.append({name: (root / name).read_bytes() for name in (f"chapters/{AID}.ipynb", f"release/{AID}/{AID}.ipynb")})
+    assert _tree(SOLUTIONS) == before, "a release wrote into solutions/"
     first, second = files
-    assert first.keys() == second.keys()
     for name in first:
         assert first[name] == second[name], f"{name} differs between two releases"
-    recorded = nbformat.reads(first["source.ipynb"].decode(), as_version=4)
-    kept = [o for c in recorded.cells if c.cell_type == "code" for o in c.outputs]
-    assert kept, "the release keeps the checked cells' outputs in the source"
-    for cell in recorded.cells:
+    page = nbformat.reads(first[f"chapters/{AID}.ipynb"].decode(), as_version=4)
+    kept = [o for c in page.cells if c.cell_type == "code" for o in c.outputs]
+    assert kept, "the page keeps the reference run's outputs of the checked cells"
+    for cell in page.cells:
         if cell.cell_type == "code":
             names = [o.get("name") for o in cell.outputs]
             assert all(not (a and a == b) for a, b in zip(names, names[1:])), "stream pieces left unjoined"

@@ -83,7 +83,7 @@ def course(tmp_path_factory):
     pasted = copy.deepcopy(right)
     foreign = next(c for c in nbformat.read(source_notebook("02-linear-regression"), as_version=4).cells
                    if meta(c).get("grade_id") == "test_mse")
-    foreign = nbformat.v4.new_code_cell("checks = Checks('mse', 2)\nchecks.score()", metadata=foreign.metadata)
+    foreign = nbformat.v4.new_code_cell("checks = Checks('mse')\nchecks.score()", metadata=foreign.metadata)
     unnamed = nbformat.v4.new_code_cell("print('a cell the nbgrader toolbar marked')",
                                         metadata={"nbgrader": {"grade": False, "solution": False, "locked": True}})
     pasted.cells[12:12] = [foreign, unnamed]

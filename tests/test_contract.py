@@ -70,9 +70,19 @@ def test_only_the_pitfalls_may_raise(aid):
     assert all(code in cell.source for cell, code in zip(raising, expected)), [c.source for c in raising]
 
 
-@pytest.mark.parametrize("aid", ASSIGNMENTS)
-def test_sources_store_outputs_only_for_nbval(aid):
-    cells = nbformat.read(source_notebook(aid), as_version=4).cells
-    for cell in cells:
-        if cell.cell_type == "code" and "nbval-check-output" not in cell.metadata.get("tags", []):
-            assert not cell.outputs, f"run `make release`: outputs stored in\n{cell.source[:200]}"
+def test_toc_and_the_intro_list_the_catalog_s_chapters_and_exercises():
+    """_toc.yml and the intro's table of chapters are written by hand (or by `course new-chapter`):
+    they must name the catalog's chapters in its order, with its topics and exercises."""
+    import re
+
+    import yaml
+
+    from course import ROOT, catalog
+
+    chapters = catalog.read()
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"] if re.match(r"chapters/\d\d-", c["file"])]
+    assert files == [f"chapters/{c.id}" for c in chapters]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in (ROOT / "chapters" / "intro.md").read_text().splitlines() if line.startswith("| {doc}`")]
+    assert rows == [[f"{{doc}}`{c.id}`", c.topic, ", ".join(f"`{e.name}`" for e in c.exercises)] for c in chapters]

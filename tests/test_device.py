@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course import ASSIGNMENTS, source_notebook
-from course.authoring.release import SETUP_CELL
+from course.authoring.sources import SETUP_CELL
 
 
 def run_setup(monkeypatch, env, cuda_available):
@@ -31,7 +31,7 @@ def test_checks_compare_a_grad_tensor_on_the_device_this_machine_has(monkeypatch
     # CUDA only where there is a GPU: COURSE_DEVICE=cuda runs the notebooks there (conftest.py).
     namespace = {}
     exec(compile(SETUP_CELL, "setup_cell", "exec"), namespace)
-    checks = namespace["Checks"]("demo", 1)
+    checks = namespace["Checks"]("demo")
     # A tensor that still requires grad, on whatever device the machine has.
     device = "cuda" if torch.cuda.is_available() else "cpu"
     value = torch.tensor([1.0, 2.0], device=device, requires_grad=True) * 1.0

@@ -30,6 +30,24 @@ def test_released_notebooks_have_no_leak(course_root, secrets):
     assert find_leaks([released_notebook(course_root, aid) for aid in ASSIGNMENTS], secrets) == []
 
 
+def test_a_release_holds_the_notebook_and_check_py_only(course_root, secrets):
+    """nbgrader copies every other file of a source folder into the release: the chapters' text
+    sources (solutions/<id>/<id>.md) and anything beside them must not get there."""
+    for aid in ASSIGNMENTS:
+        folder = course_root / "release" / aid
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        assert {p.relative_to(folder).as_posix() for p in files} == {"check.py", f"{aid}.ipynb"}, aid
+        assert find_leaks(files, secrets) == []
+
+
+def test_the_scanner_reads_every_kind_of_file(tmp_path, secrets):
+    """A text source copied into a release would be caught: the scan reads .md and any other file as text."""
+    line = sorted(secrets)[-1]
+    for name in ("leaked.md", "notes"):
+        (tmp_path / name).write_text(f"some prose\n{line}\n")
+    assert find_leaks(sorted(tmp_path.iterdir()), secrets) == [(tmp_path / "leaked.md", line), (tmp_path / "notes", line)]
+
+
 def test_built_site_has_no_leak(site, secrets):
     files = sorted(p for p in site.rglob("*") if p.suffix in TEXT_SUFFIXES)
     assert len(files) > 10

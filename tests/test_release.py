@@ -1,13 +1,16 @@
-"""Generated files (chapter pages = student notebooks) match their sources."""
+"""Generated files (built sources, chapter pages = student notebooks) match their text sources."""
 import configparser
 import re
+import subprocess
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
-from course import ASSIGNMENTS, CHAPTERS, source_notebook
-from course.authoring.release import CHECKED_TAG, REFERENCE_TAG, SETUP_CELL, grade_id
+from course import ASSIGNMENTS, CHAPTERS, ROOT, catalog, source_notebook, source_text
+from course.authoring import sources
+from course.authoring.release import CHECKED_TAG, REFERENCE_TAG, grade_id
 from conftest import released_notebook
 from facts import DERIVED
 
@@ -16,10 +19,62 @@ SANITIZERS.read(Path(__file__).parent / "nbval_sanitize.cfg")
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
-def test_setup_cell_is_the_shared_one(aid):
-    cells = nbformat.read(source_notebook(aid), as_version=4).cells
-    assert [c.source for c in cells if grade_id(c) == "setup"] == [SETUP_CELL], \
-        "run `make release` to copy course/notebook/setup_cell.py into every source"
+def test_setup_cell_is_put_in_by_the_build(aid):
+    """The source holds a placeholder; the notebook nbgrader generates from holds the shared cell."""
+    text = jupytext.reads(source_text(aid).read_text(), fmt=sources.FORMAT)
+    assert [c.source for c in text.cells if grade_id(c) == "setup"] == [sources.SETUP_PLACEHOLDER]
+    built = nbformat.read(source_notebook(aid), as_version=4)
+    assert [c.source for c in built.cells if grade_id(c) == "setup"] == [sources.SETUP_CELL]
+
+
+def test_no_notebook_is_a_source():
+    """Chapter sources are text: no .ipynb is tracked under solutions/, and the text stores no output."""
+    tracked = subprocess.run(["git", "ls-files", "solutions"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert tracked.stdout, "git ls-files found nothing: not a checkout?"
+    assert not [f for f in tracked.stdout.split() if f.endswith(".ipynb")]
+    for aid in ASSIGNMENTS:
+        text = jupytext.reads(source_text(aid).read_text(), fmt=sources.FORMAT)
+        assert not any(c.get("outputs") for c in text.cells if c.cell_type == "code"), aid
+
+
+def test_points_are_declared_once_and_the_notebooks_agree():
+    """Each check cell's points (what nbgrader counts) and the prose's "(N points)" are the catalog's,
+    and a check cell's code names none."""
+    declared = catalog.points()
+    for aid in ASSIGNMENTS:
+        built = nbformat.read(source_notebook(aid), as_version=4)
+        for cell in built.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                exercise = meta["grade_id"].removeprefix("test_")
+                assert meta["points"] == declared[exercise], f"{aid}: {exercise}"
+                assert re.search(r"^checks = Checks\(\s*[\"'][^\"']+[\"']\s*\)", cell.source, re.M), \
+                    f"{aid}: {exercise}'s check cell must build Checks(name) only: its points are the catalog's"
+            if cell.cell_type == "markdown":
+                assert "{{" not in cell.source, f"{aid}: a placeholder was left in the prose"
+        stated = re.findall(r"\((\d+(?:\.\d+)?) points?\)", source_text(aid).read_text())
+        assert not stated, f"{aid}: the source states points by hand {stated}: write {{{{ points:NAME }}}}"
+
+
+def test_a_changed_point_count_reaches_the_notebook_and_a_wrong_name_is_refused():
+    """One edit changes an exercise's points everywhere; a source naming an unknown exercise is an error."""
+    aid = "01-gradient-descent"
+    changed = {**catalog.points(), "fun_dz": 7}
+    built = sources.notebook(aid, points=changed)
+    check = next(c for c in built.cells if grade_id(c) == "test_fun_dz")
+    assert check.metadata["nbgrader"]["points"] == 7
+    assert any("(7 points)" in c.source for c in built.cells if c.cell_type == "markdown")
+    with pytest.raises(sources.SourceError, match="fun_dz.*names no exercise"):
+        sources.notebook(aid, points={k: v for k, v in changed.items() if k != "fun_dz"})
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_building_twice_gives_the_same_bytes_and_ids(aid, tmp_path):
+    first = sources.build(aid, out=tmp_path / "a").read_bytes()
+    assert sources.build(aid, out=tmp_path / "b").read_bytes() == first
+    built = nbformat.reads(first.decode(), as_version=4)
+    for n, cell in enumerate(built.cells):
+        assert cell.id == (grade_id(cell) or f"{aid[:2]}-{n:03d}")
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
@@ -42,31 +97,31 @@ def printed(cell):
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_chapter_compares_the_reference_numbers_with_nbval(course_root, aid):
-    """Cells whose printed numbers nbval checks in the source are checked on the chapter page
-    too: same tag, the source's stored outputs (a demo that needs an exercise shows them in
-    its reference-output cell instead)."""
-    source = {c.id: c for c in nbformat.read(source_notebook(aid), as_version=4).cells}
-    page = nbformat.read(released_notebook(course_root, aid), as_version=4).cells
-    checked = [c for c in source.values() if CHECKED_TAG in c.metadata.get("tags", [])]
-    for cell in page:
-        if cell.id not in source or CHECKED_TAG not in source[cell.id].metadata.get("tags", []):
-            continue
+    """Every cell tagged nbval-check-output in the source is on the page with the reference run's
+    outputs, which nbval compares with the page's own run (a demo that needs an exercise shows
+    them in its reference-output cell instead)."""
+    source = nbformat.read(source_notebook(aid), as_version=4).cells
+    page = {c.id: c for c in nbformat.read(released_notebook(course_root, aid), as_version=4).cells}
+    checked = [c for c in source if CHECKED_TAG in c.metadata.get("tags", [])]
+    for cell in checked:
+        assert cell.id in page, f"{aid}: a checked cell is not on the page\n{cell.source[:200]}"
+        shown = page[cell.id]
         if "uses-exercise" in cell.metadata.get("tags", []):
             continue
-        assert CHECKED_TAG in cell.metadata.get("tags", []), f"{aid}: nbval would not compare\n{cell.source[:200]}"
-        assert cell.execution_count and printed(cell) == printed(source[cell.id]), \
-            f"{aid}: the page stores other numbers than the source's snapshot\n{cell.source[:200]}"
-    assert all(any(p.id == c.id for p in page) for c in checked), f"{aid}: a checked cell is not on the page"
+        assert CHECKED_TAG in shown.metadata.get("tags", []), f"{aid}: nbval would not compare\n{cell.source[:200]}"
+        assert shown.execution_count and printed(shown).strip(), f"{aid}: no reference output to compare\n{cell.source[:200]}"
 
 
 @pytest.mark.parametrize("aid", sorted(DERIVED))
-def test_snapshots_hold_the_independently_derived_numbers(aid):
-    """What nbval compares against (outputs `make release` recorded from the source) must show
-    the numbers the syllabus and facts.py derive without the chapter's code."""
-    printed = "".join(o.get("text", "") for c in nbformat.read(source_notebook(aid), as_version=4).cells
-                      if CHECKED_TAG in c.metadata.get("tags", []) for o in c.outputs)
-    missing = [fact for fact in DERIVED[aid] if fact not in printed]
-    assert not missing, f"{aid}: the recorded outputs do not show {missing}"
+def test_pages_show_the_independently_derived_numbers(aid):
+    """The reference run's outputs on the page (checked cells and reference-output cells) show the
+    numbers facts.py derives without the chapter's code; nbval also checks a fresh run prints
+    them (conftest.py)."""
+    cells = nbformat.read(CHAPTERS / f"{aid}.ipynb", as_version=4).cells
+    shown = "".join(printed(c) for c in cells if c.cell_type == "code" and CHECKED_TAG in c.metadata.get("tags", []))
+    shown += "".join(c.source for c in cells if REFERENCE_TAG in c.metadata.get("tags", []))
+    missing = [fact for fact in DERIVED[aid] if fact not in shown]
+    assert not missing, f"{aid}: the page does not show {missing}"
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)

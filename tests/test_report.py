@@ -12,6 +12,7 @@ import csv
 import html.parser
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -64,6 +65,62 @@ def batch(tmp_path_factory):
                           "--roster", str(roster)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 1, run.stdout + run.stderr  # 1: s-broken could not be graded
     return NS(root=root, run=run, released=released, roster=roster)
+
+
+def verdicts(root, student):
+    nb = nbformat.read(root / "autograded" / student / AID / f"{AID}.ipynb", as_version=4)
+    return [(meta(c)["grade_id"], c.metadata["course"]["verdict"]) for c in nb.cells if meta(c).get("grade")]
+
+
+def test_plain_nbgrader_autograde_with_the_course_config_grades_the_same(batch, tmp_path):
+    """autograders/nbgrader_config.py declares the whole grading pipeline: `nbgrader autograde`,
+    run where the config is, gives the scores and verdicts `course grade` gave (a restored
+    check cell included: s-one deleted one)."""
+    students = ["s-ref", "s-stub", "s-one"]
+    copy = tmp_path / "course"
+    for student in students:
+        shutil.copytree(batch.root / "submitted" / student, copy / "submitted" / student)
+    shutil.copytree(batch.root / "release", copy / "release")
+    shutil.copy(batch.root / "gradebook.db", copy / "gradebook.db")  # the assignment as released
+    with Gradebook(f"sqlite:///{copy / 'gradebook.db'}") as gb:
+        for submission in list(gb.find_assignment(AID).submissions):
+            gb.remove_submission(AID, submission.student.id)  # nothing graded in the copy
+    # A cell pasted from another notebook, markings without a grade_id: nbgrader alone stops on it.
+    pasted = nbformat.read(copy / "submitted" / "s-ref" / AID / f"{AID}.ipynb", as_version=4)
+    pasted.cells.append(nbformat.v4.new_code_cell("print('pasted')", metadata={"nbgrader": {"solution": True}}))
+    (copy / "submitted" / "s-pasted" / AID).mkdir(parents=True)
+    nbformat.write(pasted, copy / "submitted" / "s-pasted" / AID / f"{AID}.ipynb")
+    deadlines = copy / "deadlines.toml"
+    deadlines.write_text("")
+    nbgrader = os.path.join(os.path.dirname(sys.executable), "nbgrader")
+    run = subprocess.run([nbgrader, "autograde", AID, f"--CourseDirectory.root={copy}",
+                          f"--CourseDirectory.db_url=sqlite:///{copy / 'gradebook.db'}",
+                          f"--LatePenalty.deadlines_file={deadlines}", f"--SyncDeadlines.deadlines_file={deadlines}"],
+                         cwd=ROOT / "autograders", capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    with Gradebook(f"sqlite:///{copy / 'gradebook.db'}") as plain, \
+            Gradebook(f"sqlite:///{batch.root / 'gradebook.db'}") as ours:
+        for student in students:
+            assert plain.find_submission(AID, student).score == ours.find_submission(AID, student).score, student
+    for student in students:
+        assert verdicts(copy, student) == verdicts(batch.root, student), student
+    assert verdicts(copy, "s-pasted") == verdicts(copy, "s-ref")
+    full = points(batch.released)
+    assert [(name, v["score"]) for name, v in verdicts(copy, "s-ref")] == [(name, full[name]) for name in full]
+
+
+
+def test_the_course_config_is_the_config_file_with_only_paths_and_sandbox_mode_moved():
+    """`course grade` runs exactly the steps autograders/nbgrader_config.py declares."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from course.grading.gradebook import nbgrader_config
+
+    declared = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "autograders")).load_config()
+    used = nbgrader_config(root="/elsewhere")
+    for section in ("Autograde", "GenerateFeedback", "Execute", "SandboxedExecute", "JudgeChecks", "AssignLatePenalties"):
+        assert used[section] == declared[section], section
+    assert used.CourseDirectory.root == "/elsewhere" and used.LatePenalty.deadlines_file == "/elsewhere/deadlines.toml"
 
 
 class Page(html.parser.HTMLParser):

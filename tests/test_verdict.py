@@ -10,11 +10,11 @@ import torch
 
 from course import ASSIGNMENTS, CHAPTERS, source_notebook
 from course.notebook.checks import CHECKS_MIME, encode
-from course.authoring.release import SETUP_CELL
+from course.authoring.sources import SETUP_CELL
 from course.grading.preprocessors.verdict import CheckCellError, is_check_cell, judge, read_emission, split_check_cell
 
 CELL = '''
-checks = Checks("demo", 3)
+checks = Checks("demo")
 checks.close("visible value", lambda: demo(1.0), 2.5)
 checks.that("a float", lambda: isinstance(demo(1.0), float), "return a float")
 ### BEGIN HIDDEN TESTS
@@ -33,7 +33,7 @@ def namespace():
 
 def local_score(ns, compute, expected=(1.0, 2.0)):
     """1 when the visible check passes in the student's notebook, else 0."""
-    checks = ns["Checks"]("demo", 1)
+    checks = ns["Checks"]("demo")
     checks.close("value", compute, list(expected))
     return int(checks.status() == "pass")
 
@@ -41,7 +41,7 @@ def local_score(ns, compute, expected=(1.0, 2.0)):
 def test_the_kernel_gets_no_expected_value_and_the_grader_keeps_them():
     spec, kernel = split_check_cell(CELL, "_alias", "n0nce")
     assert "31415" not in kernel and "27182" not in kernel and "2.5" not in kernel
-    assert "_alias('demo', 3, emit='n0nce')" in kernel
+    assert "_alias('demo', emit='n0nce')" in kernel
     assert [(c["label"], c["kind"], c["hidden"]) for c in spec["checks"]] == [
         ("visible value", "value", False), ("a float", "condition", False), ("hidden value", "value", True)]
     assert spec["checks"][2]["expected"] == (31415.9265, [1.0, 2.0]) and spec["checks"][2]["rtol"] == 1e-3
@@ -55,7 +55,7 @@ def test_the_kernel_gets_no_expected_value_and_the_grader_keeps_them():
 ])
 def test_check_cells_the_grader_cannot_read_statically_are_refused(body):
     with pytest.raises(CheckCellError):
-        split_check_cell(f"checks = Checks('demo', 1)\n{body}\nchecks.score()")
+        split_check_cell(f"checks = Checks('demo')\n{body}\nchecks.score()")
 
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)

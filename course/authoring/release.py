@@ -3,13 +3,14 @@
     course release ASSIGNMENT_ID ...   # release these assignments to the course
     course release                     # `make release`: regenerate every page only
 
-For each assignment: refresh the source's setup cell from course/notebook/setup_cell.py, run
+For each assignment: build the notebook nbgrader generates from out of the chapter's text
+source (course/authoring/sources.py: solutions/<id>/<id>.md -> _build/sources/), run
 `nbgrader generate_assignment` (stubs, no hidden tests), execute the reference solution
 once, and write the student notebook = the nbgrader release plus the reference run's
 output under every demo that needs an exercise. That notebook is both the chapter page
-(chapters/<id>.ipynb) and what `nbgrader release_assignment` hands out. The reference
-run's outputs of cells tagged nbval-check-output are stored in the source for nbval, printed
-pieces joined (join_streams), so a second release writes the same bytes.
+(chapters/<id>.ipynb) and what `nbgrader release_assignment` hands out. Printed pieces of the
+reference run are joined (join_streams), so a second release writes the same bytes. Nothing
+is written into solutions/.
 
 Released means: generated into the course folder's gradebook and release/ folder, which only
 naming the assignment does. `course grade` and every output it writes list released
@@ -31,9 +32,6 @@ from nbclient import NotebookClient
 from course import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT, source_notebook
 from course.grading.gradebook import nbgrader_api
 
-# The setup cell: device and seeding (setup_cell.py), then the checks (checks.py), whose
-# comparison the grader imports too, so a visible check gives the same verdict in both.
-SETUP_CELL = "\n\n\n".join((ROOT / "course" / "notebook" / name).read_text().strip("\n") for name in ("setup_cell.py", "checks.py"))
 REFERENCE_TAG = "reference-output"
 CHECKED_TAG = "nbval-check-output"  # nbval compares these cells' stored outputs with a fresh run
 SUMMARY_TAG = "course-summary"  # the student notebook's last cell: the table of visible checks
@@ -45,18 +43,6 @@ def grade_id(cell):
 
 def tags(cell):
     return cell.metadata.get("tags", [])
-
-
-def refresh_setup_cell(assignment_id):
-    """Keep every source's setup cell identical to course/notebook/setup_cell.py."""
-    path = source_notebook(assignment_id)
-    nb = nbformat.read(path, as_version=4)
-    cells = [c for c in nb.cells if grade_id(c) == "setup"]
-    if len(cells) != 1:
-        raise SystemExit(f"{path}: expected one cell with grade_id 'setup', found {len(cells)}")
-    if cells[0].source != SETUP_CELL:
-        cells[0].source = SETUP_CELL
-        nbformat.write(nb, path)
 
 
 def execute(path, timeout=300):
@@ -158,34 +144,20 @@ def join_streams(nb):
     return nb
 
 
-def record_checked_outputs(assignment_id, reference, path=None):
-    """Store the reference run's outputs in the source cells nbval compares, and only those
-    (`path`: where to write that source; default: the source itself)."""
-    nb = nbformat.read(source_notebook(assignment_id), as_version=4)
-    path = path or source_notebook(assignment_id)
-    for cell, ref in zip(nb.cells, reference.cells):
-        if cell.cell_type == "code":
-            checked = CHECKED_TAG in tags(cell)
-            cell.outputs = ref.outputs if checked else []
-            # nbval refuses stored outputs without an execution count ("Unrun reference cell").
-            cell.execution_count = ref.execution_count if checked else None
-    nbformat.write(nb, path)
-
-
-def release_all(assignment_ids, api, chapters=CHAPTERS, record=False):
+def release_all(assignment_ids, api, chapters=CHAPTERS):
     """release() each assignment, in order; their reference runs two at a time (one kernel per
     core) while nbgrader generates them one after the other. Yields each student notebook's path."""
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         runs = [pool.submit(execute, source_notebook(aid)) for aid in assignment_ids]
         for assignment_id, run in zip(assignment_ids, runs):
-            yield release(assignment_id, api, chapters, record, reference=run)
+            yield release(assignment_id, api, chapters, reference=run)
 
 
-def release(assignment_id, api=None, chapters=CHAPTERS, record=False, reference=None):
-    """Generate one assignment; return the path of its student notebook. record: True writes
-    the reference outputs nbval compares into the source, a path writes that source there.
-    reference: the source's run when it is already under way (a Future), else it runs here."""
+def release(assignment_id, api=None, chapters=CHAPTERS, reference=None):
+    """Generate one assignment; return the path of its student notebook. reference: the
+    source's run when it is already under way (a Future), else it runs here."""
     api = api or nbgrader_api()
+    source_notebook(assignment_id)  # built (or found up to date) where nbgrader looks
     result = api.generate_assignment(assignment_id, force=True, create=True)
     if not result["success"]:
         raise RuntimeError(f"nbgrader generate_assignment {assignment_id} failed:\n{result.get('log', '')}{result.get('error', '')}")
@@ -193,8 +165,6 @@ def release(assignment_id, api=None, chapters=CHAPTERS, record=False, reference=
     released_path = os.path.join(release_dir, f"{assignment_id}.ipynb")
     released = nbformat.read(released_path, as_version=4)
     reference = join_streams(reference.result() if reference else execute(source_notebook(assignment_id)))
-    if record:
-        record_checked_outputs(assignment_id, reference, None if record is True else record)
     student = student_notebook(released, reference)
     nbformat.write(student, released_path)
     # The student's own check, a single file that needs only Jupyter: released beside the notebook.
@@ -217,8 +187,7 @@ def main(argv=None, prog=None):
     if args.assignments:  # released: in the course's gradebook and nbgrader's release/ folder
         api = nbgrader_api()
         for assignment_id in args.assignments:
-            refresh_setup_cell(assignment_id)
-            target = release(assignment_id, api, record=True)
+            target = release(assignment_id, api)
             print(f"released {assignment_id}: {target.relative_to(ROOT)} and "
                   f"{AUTOGRADERS.name}/{api.coursedir.release_directory}/{assignment_id}/", flush=True)
         return 0
@@ -226,9 +195,7 @@ def main(argv=None, prog=None):
     # course's gradebook (and every grading output) lists only the assignments released above.
     with tempfile.TemporaryDirectory(prefix="pages-") as scratch:
         api = nbgrader_api(scratch)
-        for assignment_id in ASSIGNMENTS:
-            refresh_setup_cell(assignment_id)
-        for assignment_id, target in zip(ASSIGNMENTS, release_all(ASSIGNMENTS, api, record=True)):
+        for assignment_id, target in zip(ASSIGNMENTS, release_all(ASSIGNMENTS, api)):
             print(f"page {assignment_id} -> {target.relative_to(ROOT)} (not released: "
                   f"course release {assignment_id} releases it)", flush=True)
     return 0

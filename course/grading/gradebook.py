@@ -9,14 +9,12 @@ import tempfile
 import nbgrader.api
 import sqlalchemy
 from nbgrader.apps import NbGraderAPI
-from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeError, ExchangeFactory
 from nbgrader.exchange.default.list import ExchangeList  # the default exchange, whose config (root) the course sets
-from nbgrader.preprocessors import DeduplicateIds, OverwriteCells
 from traitlets.config.loader import PyFileConfigLoader
 
-from course import AUTOGRADERS, SOLUTIONS
+from course import AUTOGRADERS, BUILT_SOURCES
 
 # nbgrader runs the `alembic` executable by name to migrate the gradebook: make sure the
 # environment's own bin folder is on PATH even when it was not activated.
@@ -56,10 +54,10 @@ def _ipc_folder():
 def nbgrader_config(root=None, db_url=None, sandbox=True):
     """The course's nbgrader config; root and db_url move the course elsewhere (tests, batches)."""
     config = PyFileConfigLoader("nbgrader_config.py", path=str(AUTOGRADERS)).load_config()
-    config.CourseDirectory.source_directory = str(SOLUTIONS)  # absolute, so any root finds it
+    config.CourseDirectory.source_directory = str(BUILT_SOURCES)  # absolute, so any root finds it
     if root is not None:
         config.CourseDirectory.root = str(root)
-        config.LatePenalty.deadlines_file = os.path.join(str(root), "deadlines.toml")
+        config.LatePenalty.deadlines_file = config.SyncDeadlines.deadlines_file = os.path.join(str(root), "deadlines.toml")
         if db_url is None:
             db_url = f"sqlite:///{root}/gradebook.db?timeout=60"  # parallel graders wait, not fail
     if db_url is not None:
@@ -72,15 +70,6 @@ def nbgrader_config(root=None, db_url=None, sandbox=True):
         config.KernelManager.ip = os.path.join(_ipc_folder(), "kernel")
     elif sandbox == "cold":  # a fresh sandbox per kernel instead of kernels forked from a warm one
         config.SandboxKernelManager.warm = False
-    if "exporter_class" not in config.GenerateFeedback:
-        config.GenerateFeedback.exporter_class = "course.grading.feedback.FeedbackExporter"
-    if "sanitize_preprocessors" not in config.Autograde:
-        # nbgrader puts a deleted check cell back without a cell id: give it one right away.
-        steps = list(Autograde.class_traits()["sanitize_preprocessors"].make_dynamic_default())
-        steps[steps.index(OverwriteCells)] = "course.grading.preprocessors.cells.OverwriteCellsWithIds"
-        # Before nbgrader reads any cell's markings: unknown or repeated ones dropped, deleted locked cells back.
-        steps.insert(steps.index(DeduplicateIds), "course.grading.preprocessors.restore.RepairCells")
-        config.Autograde.sanitize_preprocessors = steps
     return config
 
 

@@ -86,8 +86,8 @@ class Checks:
 
     latest = {}  # exercise -> its Checks that ran last in this kernel, for the summary table
 
-    def __init__(self, exercise, points, emit=None):
-        self.exercise, self.points, self.emit, self.answers, self.results = exercise, points, emit, [], []
+    def __init__(self, exercise, *, emit=None):
+        self.exercise, self.emit, self.answers, self.results = exercise, emit, [], []
         if emit is None:
             Checks.latest[exercise] = self
 

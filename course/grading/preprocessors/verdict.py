@@ -1,8 +1,8 @@
 """The grader's verdict, reached outside the student's kernel.
 
-A check cell (see solutions/README.md) is written as
+A check cell (docs/authoring.md) is written as
 
-    checks = Checks("fun_dz", 2)
+    checks = Checks("fun_dz")
     checks.close("label", lambda: fun_dz(1.0, 2.0), (0.567, 1.134), rtol=1e-4)
     checks.that("label", lambda: isinstance(...), "what to fix")
     ### BEGIN HIDDEN TESTS
