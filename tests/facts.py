@@ -59,8 +59,32 @@ def sine_noise_mean_square():
     return float((noise ** 2).mean())
 
 
+def rounded_constant_column():
+    """00: seven float32 entries 0.1 summed one after another in float32 and divided by 7, as a
+    mean does: how far the mean lands from the entries."""
+    entry, total = np.float32(0.1), np.float32(0.0)
+    for _ in range(7):
+        total = np.float32(total + entry)
+    return float(np.float32(total / np.float32(7)) - entry)
+
+
+def expansion_errors():
+    """00: 20 float32 points 1000 + 0.001 N(0, 1) (seed 0): the largest squared distance, exact
+    in float64, and the largest error of the clamped expansion computed by NumPy in float32."""
+    points = (1000 + 0.001 * torch.randn(20, 3, generator=torch.Generator().manual_seed(0))).numpy()
+    wide = points.astype(np.float64)
+    exact = ((wide[:, None, :] - wide[None, :, :]) ** 2).sum(axis=-1)
+    squares = (points * points).sum(axis=1)
+    expanded = np.maximum(squares[:, None] + squares[None, :] - np.float32(2) * (points @ points.T), 0)
+    return float(exact.max()), float(np.abs(expanded - exact).max())
+
+
 _losses = line_fit_losses()
+_largest, _expansion_error = expansion_errors()
 DERIVED = {
+    "00-tensors": [f"mean - 0.1:                {rounded_constant_column():.6e}",
+                   f"largest true squared distance:           {_largest:.2e}",
+                   f"largest error of the clamped expansion:  {_expansion_error:.2g}"],
     "02-linear-regression": [f"loss before the first step: {_losses[0]:.4f}",
                              f"loss before the last step:  {_losses[-1]:.4f}",
                              f"(n - 2) / n * 1/12 = {(100 - 2) / 100 / 12:.4f}"],  # a fitted line's mean training MSE
@@ -70,6 +94,7 @@ DERIVED = {
 FACTS = {
     "00-tensors": [
         "only Tensors of floating point dtype can require gradients",  # torch.tensor([10, 10]) is int64
+        "Only Tensors of floating point and complex dtype can require gradients",  # the same at creation
         "torch.int64", "torch.float32", "torch.float64",
         "Using a target size",        # nn.MSELoss's warning about (N, 1) against (N,)
     ],
