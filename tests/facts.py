@@ -52,6 +52,40 @@ def first_widenet_loss():
     return float(((prediction - y) ** 2).mean())
 
 
+def widenet_sgd_losses(epochs):
+    """05: the training run of the chapter, WideNet and its data as in first_widenet_loss, SGD
+    with lr 0.003 and momentum 0.9 (PyTorch's rule: v <- 0.9 v + g, the first v = g; p <- p -
+    lr v), full batch, in NumPy float64 with hand-written gradients: the loss before each step."""
+    generator = torch.Generator().manual_seed(2021)
+    x = torch.linspace(-1, 1, 32).double().numpy()[:, None]
+    y = np.sin(np.pi * x) + torch.randn(32, 1, generator=generator).double().numpy() / 4
+    generator = torch.Generator().manual_seed(2021)
+    draw = lambda *shape, bound: torch.empty(*shape).uniform_(-bound, bound, generator=generator).double().numpy()
+    params = [draw(512, 1, bound=1.0), draw(512, bound=1.0), draw(1, 512, bound=512 ** -0.5), draw(1, bound=512 ** -0.5)]
+    velocity, losses = None, []
+    for _ in range(epochs):
+        w1, b1, w2, b2 = params
+        hidden = np.tanh(x @ w1.T + b1)
+        residual = hidden @ w2.T + b2 - y
+        losses.append(float((residual ** 2).mean()))
+        d_out = 2 * residual / len(y)
+        d_pre = (d_out @ w2) * (1 - hidden ** 2)
+        grads = [d_pre.T @ x, d_pre.sum(axis=0), d_out.T @ hidden, d_out.sum(axis=0)]
+        velocity = grads if velocity is None else [0.9 * v + g for v, g in zip(velocity, grads)]
+        params = [p - 0.003 * v for p, v in zip(params, velocity)]
+    return losses
+
+
+def log_softmax_digits():
+    """08: row [-1000, -1001, -1003]: log-softmax of its first entry, exact (float64), and as
+    float32 computes z - (m + log sum exp(z - m)) when m + ... is rounded to float32 first."""
+    row = np.array([-1000.0, -1001.0, -1003.0])
+    shifted_log_sum = np.log(np.exp(row - row.max()).sum())
+    exact = (row[0] - row.max()) - shifted_log_sum
+    rounded = np.float32(np.float32(row[0]) - np.float32(np.float32(row.max()) + np.float32(shifted_log_sum)))
+    return float(exact), float(rounded)
+
+
 def sine_noise_mean_square():
     """05: the mean square of the noise N(0, 1) / 4 drawn on the 32 points after
     seed_everything(2021), which is also the training MSE of sin(pi x) itself."""
@@ -59,17 +93,46 @@ def sine_noise_mean_square():
     return float((noise ** 2).mean())
 
 
+def rounded_constant_column():
+    """00: seven float32 entries 0.1 summed one after another in float32 and divided by 7, as a
+    mean does: how far the mean lands from the entries."""
+    entry, total = np.float32(0.1), np.float32(0.0)
+    for _ in range(7):
+        total = np.float32(total + entry)
+    return float(np.float32(total / np.float32(7)) - entry)
+
+
+def expansion_errors():
+    """00: 20 float32 points 1000 + 0.001 N(0, 1) (seed 0): the largest squared distance, exact
+    in float64, and the largest error of the clamped expansion computed by NumPy in float32."""
+    points = (1000 + 0.001 * torch.randn(20, 3, generator=torch.Generator().manual_seed(0))).numpy()
+    wide = points.astype(np.float64)
+    exact = ((wide[:, None, :] - wide[None, :, :]) ** 2).sum(axis=-1)
+    squares = (points * points).sum(axis=1)
+    expanded = np.maximum(squares[:, None] + squares[None, :] - np.float32(2) * (points @ points.T), 0)
+    return float(exact.max()), float(np.abs(expanded - exact).max())
+
+
 _losses = line_fit_losses()
+_sgd = widenet_sgd_losses(20_000)
+_exact_log_prob, _rounded_log_prob = log_softmax_digits()
+_largest, _expansion_error = expansion_errors()
 DERIVED = {
+    "00-tensors": [f"mean - 0.1:                {rounded_constant_column():.6e}",
+                   f"largest true squared distance:           {_largest:.2e}",
+                   f"largest error of the clamped expansion:  {_expansion_error:.2g}"],
     "02-linear-regression": [f"loss before the first step: {_losses[0]:.4f}",
                              f"loss before the last step:  {_losses[-1]:.4f}",
                              f"(n - 2) / n * 1/12 = {(100 - 2) / 100 / 12:.4f}"],  # a fitted line's mean training MSE
-    "05-nn-module": [f"first loss: {first_widenet_loss():.6f}", f"{sine_noise_mean_square():.4f}"],
+    "05-nn-module": [f"first loss: {first_widenet_loss():.6f}", f"{sine_noise_mean_square():.4f}",
+                     f"loss at epoch  1,847: {_sgd[1846]:.4f}", f"loss at epoch 20,000: {_sgd[-1]:.4f}"],
+    "08-classification": [f"'{_exact_log_prob:.7f}'", f"'{_rounded_log_prob:.7f}'"],
     "06-optimizers-schedulers": ["first five values of x: [" + ", ".join(f"{x:g}" for x in cube_zero_path()) + ","],
 }
 FACTS = {
     "00-tensors": [
         "only Tensors of floating point dtype can require gradients",  # torch.tensor([10, 10]) is int64
+        "Only Tensors of floating point and complex dtype can require gradients",  # the same at creation
         "torch.int64", "torch.float32", "torch.float64",
         "Using a target size",        # nn.MSELoss's warning about (N, 1) against (N,)
     ],
