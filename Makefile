@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv book book-solutions release test clean bench
+.PHONY: venv book book-solutions release test quick clean bench
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -42,8 +42,13 @@ system:
 test: venv system
 	$(BIN)/python -m pytest
 
+## A contributor's quick loop: every test that needs no browser, sandbox, database, site build,
+## whole-course release or notebook run (a few minutes). `make test` runs them all.
+quick: venv
+	$(BIN)/python -m pytest -m "not browser and not sandbox and not database and not slow"
+
 clean:
-	rm -rf _build autograders/release autograders/autograded autograders/feedback autograders/submitted autograders/gradebook.db autograders/ledger
+	rm -rf _build autograders/source autograders/release autograders/autograded autograders/feedback autograders/submitted autograders/gradebook.db autograders/ledger
 
 ## Time the grading command against plain nbgrader, and the site's builds (~10 min).
 bench: venv

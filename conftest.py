@@ -20,7 +20,11 @@ def pytest_collect_file(file_path, parent):
 
 
 def pytest_collection_modifyitems(config, items):
-    """COURSE_DEVICE=cuda runs the notebooks on a GPU; without one, skip them loudly."""
+    """Notebooks run by nbval are slow (`make quick` leaves them out). COURSE_DEVICE=cuda runs
+    them on a GPU; without one, skip them loudly."""
+    for item in items:
+        if ".ipynb::" in item.nodeid:
+            item.add_marker(pytest.mark.slow)
     if os.environ.get("COURSE_DEVICE") == "cuda":
         import torch
 

@@ -6,9 +6,10 @@ c = get_config()  # noqa: F821 (provided by nbgrader)
 
 c.CourseDirectory.course_id = "pytorch-foundations"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
-# nbgrader's source folder: the notebooks `course release` builds from the chapters' text
-# sources in solutions/ (reference solutions + hidden tests); the text never reaches a release.
-c.CourseDirectory.source_directory = os.path.join(c.CourseDirectory.root, "..", "_build", "sources")
+# nbgrader's source folder, source/ (its default): the notebooks `course release` builds there from
+# the chapters' text sources in solutions/ (reference solutions + hidden tests); the text never
+# reaches a release.
+c.CourseDirectory.source_directory = "source"
 # Any SQLAlchemy URL works here, e.g. postgresql://grader@db/course; SQLite by default.
 c.CourseDirectory.db_url = os.environ.get(
     "COURSE_GRADEBOOK_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db") + "?timeout=60"

@@ -1,4 +1,5 @@
-"""Shared code of the course: the release pipeline and nbgrader preprocessors."""
+"""The course's tooling: authoring/ (release, site), notebook/ (the setup cell), student/ (check),
+grading/ (nbgrader pipeline, sandbox), instructor/ (collect, reports, LMS, hub); `course` is cli.py."""
 import sys
 from pathlib import Path
 
@@ -14,7 +15,7 @@ SOLUTIONS = ROOT / "solutions"
 CHAPTERS = ROOT / "chapters"
 AUTOGRADERS = ROOT / "autograders"
 
-BUILT_SOURCES = ROOT / "_build" / "sources"  # the notebooks nbgrader generates from, built from solutions/
+BUILT_SOURCES = ROOT / "_build" / "sources"  # notebooks built from solutions/ for nbval and the tests (a release builds its own)
 
 # The assignment ids, in course order (solutions/catalog.toml); each is a folder of solutions/.
 ASSIGNMENTS = [chapter.id for chapter in catalog.read()]

@@ -39,3 +39,10 @@ def site():
     build = build_book()
     assert build.returncode == 0, build.stdout[-5000:] + build.stderr[-5000:]
     return SITE
+
+
+def pytest_collection_modifyitems(items):
+    """What needs the whole course released or the site built is slow (`make quick` leaves it out)."""
+    for item in items:
+        if {"course_root", "site"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

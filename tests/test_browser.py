@@ -15,6 +15,8 @@ from browser import site_root  # noqa: F401  (fixture: conftest's `site` or $COU
 from browser import (check_animations, check_buttons, check_images, check_leaks, check_math,
                      check_title, open_page, search, serve, tour)
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 
 # --- the built site ----------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ from course.authoring.release import release
 from nbgrader.api import Gradebook
 from submissions import meta, points, reference_sources, with_solutions
 
+pytestmark = pytest.mark.sandbox
+
 AID = "01-gradient-descent"
 WANTED = f"{AID}.ipynb"
 CANVAS_EXPORT = """Student,ID,SIS User ID,SIS Login ID,Section,01 Gradient descent (4411),Current Score

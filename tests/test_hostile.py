@@ -31,6 +31,8 @@ from course.grading.preprocessors.verdict import is_check_cell, split_check_cell
 from submissions import points, reference_sources, with_solutions
 from unix_users import ordinary_users, processes_of
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
 AID = "01-gradient-descent"
 ATTACKS = tomllib.loads((Path(__file__).parent / "hostile" / "attacks.toml").read_text())["attack"]
 MARK = "PWNED-BY-A-SUBMISSION"

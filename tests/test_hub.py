@@ -18,6 +18,8 @@ from course.instructor import hub
 from submissions import reference_sources, with_solutions
 from unix_users import ordinary_users
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
 AID = "01-gradient-descent"
 COURSE_ID = "pytorch-foundations"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"

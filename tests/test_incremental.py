@@ -18,6 +18,8 @@ from course.grading.batch import grade_batch
 from course.authoring.release import release
 from submissions import reference_sources, with_solutions
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
 AID = "01-gradient-descent"
 
 

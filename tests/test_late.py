@@ -27,6 +27,8 @@ from course.grading.gradebook import nbgrader_api
 from course.authoring.release import release
 from submissions import meta, points, reference_sources, with_solutions
 
+pytestmark = pytest.mark.sandbox
+
 AID = "01-gradient-descent"
 UTC = dt.timezone.utc
 DUE = dt.datetime(2026, 9, 14, 21, 59, tzinfo=UTC)  # 23:59 in Zurich (summer time)

@@ -14,6 +14,8 @@ import pytest
 from browser import html_pages, redirect_target
 from browser import site_root  # noqa: F401  (fixture: conftest's `site` or $COURSE_SITE)
 
+pytestmark = pytest.mark.slow
+
 LINK_ATTRIBUTES = {"href", "src", "poster", "data"}
 
 

@@ -24,6 +24,8 @@ from conftest import released_notebook
 from submissions import (hidden_expected_values, number_tokens, numbers_in, other_assignment, page_text, points, renderings,
                          source_checks, students, variant_students, without_answers)
 
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
 # Students whose id sorts odd go through the exchange, the others through an LMS zip.
 VIA_EXCHANGE = {"s01", "s02", "s04", "s06", "s08", "s09", "s13", "v01", "v03", "v05", "v07"}
 

@@ -30,6 +30,8 @@ from course.grading.preprocessors.verdict import split_check_cell
 from nbgrader.api import Gradebook
 from submissions import meta, points, reference_sources, with_solutions
 
+pytestmark = pytest.mark.sandbox
+
 AID = "01-gradient-descent"
 FIRST, SECOND = "fun_dz", "gradient_descent"  # the assignment's exercises, in order
 ROSTER = [  # student_id, name, email, login, sis_id
@@ -217,6 +219,7 @@ def test_report_figures_are_embedded_pngs(batch):
     assert not external, f"report.html must not load anything: {external}"
 
 
+@pytest.mark.browser
 def test_report_opens_offline_in_chromium_with_every_image(batch):
     import browser
 
@@ -230,6 +233,7 @@ def test_report_opens_offline_in_chromium_with_every_image(batch):
         context.close()
 
 
+@pytest.mark.browser
 def test_similar_submissions_section_in_chromium(batch):
     """s-ref and x-unlisted both submitted the reference solution: the same code, so the pair
     comes first at 1.00, shown side by side with the matching code marked; s-stub wrote nothing."""
@@ -441,6 +445,7 @@ FEEDBACK_JS = """() => ({
 })"""
 
 
+@pytest.mark.browser
 def test_feedback_pages_read_well_offline_in_chromium(batch):
     """Each student's feedback page on a narrow screen with the network blocked: no line is cut
     (every <pre> wraps: its scrollWidth is its clientWidth), math is typeset (MathML, laid out

@@ -12,6 +12,8 @@ from course.grading.sandbox import base as sandbox
 from course.grading.sandbox.kernel import SandboxKernelManager
 from course.grading.batch import grade_batch
 
+pytestmark = pytest.mark.sandbox
+
 
 def test_grading_refuses_loudly_without_bubblewrap(monkeypatch, tmp_path):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)

@@ -13,6 +13,8 @@ import pytest
 
 from course import ROOT, catalog
 
+pytestmark = pytest.mark.sandbox
+
 AID, NAME = "09-scaffolded", "double"
 
 

@@ -16,6 +16,8 @@ from course.grading.batch import grade_batch
 from course.authoring.release import release
 from submissions import other_assignment, students
 
+pytestmark = pytest.mark.sandbox
+
 AID = "01-gradient-descent"
 
 
@@ -69,6 +71,7 @@ def local(tmp_path_factory):
     return root, grade_batch(root, [AID], workers=2, feedback=False)
 
 
+@pytest.mark.database
 def test_dask_cluster_with_postgresql_gives_the_same_grades(local, postgres, tmp_path_factory):
     from distributed import LocalCluster
 

@@ -12,6 +12,8 @@ from conftest import build_book
 from facts import FACTS
 from test_contract import PITFALLS
 
+pytestmark = pytest.mark.slow
+
 
 def page(site, name):
     path = site / "chapters" / f"{name}.html"

@@ -20,6 +20,8 @@ import pytest
 from course import ROOT
 from submissions import points
 
+pytestmark = pytest.mark.sandbox
+
 AID = "01-gradient-descent"
 
 STUDENTS = '''

@@ -4,7 +4,7 @@
     course release                     # `make release`: regenerate every page only
 
 For each assignment: build the notebook nbgrader generates from out of the chapter's text
-source (course/authoring/sources.py: solutions/<id>/<id>.md -> _build/sources/), run
+source (course/authoring/sources.py: solutions/<id>/<id>.md -> <course>/source/), run
 `nbgrader generate_assignment` (stubs, no hidden tests), execute the reference solution
 once, and write the student notebook = the nbgrader release plus the reference run's
 output under every demo that needs an exercise. That notebook is both the chapter page
@@ -24,12 +24,14 @@ import re
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from course import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT, source_notebook
+from course import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT
+from course.authoring import sources
 from course.grading.gradebook import nbgrader_api
 
 REFERENCE_TAG = "reference-output"
@@ -144,11 +146,17 @@ def join_streams(nb):
     return nb
 
 
+def built_source(assignment_id, api):
+    """The notebook nbgrader generates from, built (or found up to date) in the course folder's
+    source/ (nbgrader's source folder: the grader's own, writable where the repository is not)."""
+    return sources.build(assignment_id, out=Path(api.coursedir.root) / api.coursedir.source_directory)
+
+
 def release_all(assignment_ids, api, chapters=CHAPTERS):
     """release() each assignment, in order; their reference runs two at a time (one kernel per
     core) while nbgrader generates them one after the other. Yields each student notebook's path."""
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        runs = [pool.submit(execute, source_notebook(aid)) for aid in assignment_ids]
+        runs = [pool.submit(execute, built_source(aid, api)) for aid in assignment_ids]
         for assignment_id, run in zip(assignment_ids, runs):
             yield release(assignment_id, api, chapters, reference=run)
 
@@ -157,14 +165,14 @@ def release(assignment_id, api=None, chapters=CHAPTERS, reference=None):
     """Generate one assignment; return the path of its student notebook. reference: the
     source's run when it is already under way (a Future), else it runs here."""
     api = api or nbgrader_api()
-    source_notebook(assignment_id)  # built (or found up to date) where nbgrader looks
+    source = built_source(assignment_id, api)
     result = api.generate_assignment(assignment_id, force=True, create=True)
     if not result["success"]:
         raise RuntimeError(f"nbgrader generate_assignment {assignment_id} failed:\n{result.get('log', '')}{result.get('error', '')}")
     release_dir = os.path.join(api.coursedir.root, api.coursedir.release_directory, assignment_id)
     released_path = os.path.join(release_dir, f"{assignment_id}.ipynb")
     released = nbformat.read(released_path, as_version=4)
-    reference = join_streams(reference.result() if reference else execute(source_notebook(assignment_id)))
+    reference = join_streams(reference.result() if reference else execute(source))
     student = student_notebook(released, reference)
     nbformat.write(student, released_path)
     # The student's own check, a single file that needs only Jupyter: released beside the notebook.

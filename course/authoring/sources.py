@@ -2,7 +2,8 @@
 
 A chapter's single source is solutions/<id>/<id>.md: MyST markdown that jupytext reads as a
 notebook, nbgrader's cell metadata (grade_id, solution, locked, tags) in each cell's options,
-no outputs. The build, into _build/sources/<id>/<id>.ipynb:
+no outputs. The build, into <folder>/<id>/<id>.ipynb (a course folder's source/, where nbgrader
+generates from; _build/sources/ for nbval and the tests):
 
 - puts the setup cell's code (course/notebook/setup_cell.py + checks.py) into the source's
   cell with grade_id `setup`, whose text in the source is only a placeholder;

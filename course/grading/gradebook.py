@@ -14,7 +14,7 @@ from nbgrader.exchange import ExchangeError, ExchangeFactory
 from nbgrader.exchange.default.list import ExchangeList  # the default exchange, whose config (root) the course sets
 from traitlets.config.loader import PyFileConfigLoader
 
-from course import AUTOGRADERS, BUILT_SOURCES
+from course import AUTOGRADERS
 
 # nbgrader runs the `alembic` executable by name to migrate the gradebook: make sure the
 # environment's own bin folder is on PATH even when it was not activated.
@@ -54,7 +54,6 @@ def _ipc_folder():
 def nbgrader_config(root=None, db_url=None, sandbox=True):
     """The course's nbgrader config; root and db_url move the course elsewhere (tests, batches)."""
     config = PyFileConfigLoader("nbgrader_config.py", path=str(AUTOGRADERS)).load_config()
-    config.CourseDirectory.source_directory = str(BUILT_SOURCES)  # absolute, so any root finds it
     if root is not None:
         config.CourseDirectory.root = str(root)
         config.LatePenalty.deadlines_file = config.SyncDeadlines.deadlines_file = os.path.join(str(root), "deadlines.toml")
