@@ -254,6 +254,13 @@ class SandboxKernelManager(AsyncKernelManager):
             time.sleep(0.005)
         return None
 
+    def seal(self):
+        """Once the kernel is ready: its kernel folder (ipc sockets, outside its disk budget) becomes
+        root's, read-only to it. An ordinary user's kernel has the grader's own uid: see the sandbox notes."""
+        if not rootless() and self.scratch is not None:
+            os.chown(self.scratch / "kernel", 0, 0)
+            os.chmod(self.scratch / "kernel", 0o755)
+
     def end_processes(self):
         """Kill the kernel and everything it started; True once none of them is left."""
         if self.zygote is not None:  # the kernel and all it started: its PID namespace, or its uid
