@@ -49,6 +49,8 @@ c.Autograde.autograde_preprocessors = [
 c.Exporter.optimistic_validation = True
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "120"))
 c.SandboxedExecute.max_cell_timeout = 600
+# Seconds for a whole notebook (COURSE_NOTEBOOK_TIMEOUT overrides): past it the grader ends the kernel.
+c.SandboxedExecute.notebook_timeout = int(os.environ.get("COURSE_NOTEBOOK_TIMEOUT", "900"))
 c.SandboxedExecute.max_output_bytes = 1_000_000
 # A hidden check's feedback says pass or FAIL, the likely mistake and the hint, not its expected
 # value (a resubmission could copy it); COURSE_SHOW_HIDDEN_VALUES=1 (`course grade

@@ -68,6 +68,10 @@ def attacker(released, attack, fills):
         matches = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid]
         assert len(matches) == 1, f"attack {attack['name']}: no cell {gid}"
         matches[0].source = matches[0].source + "\n" + code if extra else code
+    if attack.get("sleeping_cells"):  # after the first solution cell: cells after the last check are not run
+        at = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "fun_dz")
+        nb.cells[at + 1:at + 1] = [nbformat.v4.new_code_cell("time.sleep(2)")
+                                   for _ in range(attack["sleeping_cells"])]
     if attack.get("huge"):
         nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * (30 * 2**20))]
     return nb, worth
@@ -175,7 +179,8 @@ def graded_by(user, root, sandbox):
         return grade_batch(root, [AID], workers=2, sandbox=sandbox)
     out = user.home / "outcomes.json"
     user.python(GRADE_AS_USER, root, AID, "warm" if sandbox is True else sandbox, out,
-                env={"COURSE_CELL_TIMEOUT": os.environ.get("COURSE_CELL_TIMEOUT", "120")})
+                env={name: os.environ.get(name, default) for name, default in
+                     [("COURSE_CELL_TIMEOUT", "120"), ("COURSE_NOTEBOOK_TIMEOUT", "900")]})
     return [types.SimpleNamespace(**outcome) for outcome in json.loads(out.read_text())]
 
 
@@ -210,9 +215,12 @@ def batches(request, tmp_path_factory):
     # timing, so a machine slow enough for an honest submission to near it raises it instead
     # of timing honest students out beside the bombs.
     limit = max(20, math.ceil(2 * max(o.seconds for o in calm.values())))  # a submission's time bounds its cells
+    # A notebook's limit: room for an endless cell's limit and the interrupt after it, not more.
+    notebook_limit = 3 * limit
     mp = pytest.MonkeyPatch()
     try:
         mp.setenv("COURSE_CELL_TIMEOUT", str(limit))
+        mp.setenv("COURSE_NOTEBOOK_TIMEOUT", str(notebook_limit))
         start = time.monotonic()
         hostile = {o.student: o for o in graded_by(user, root, sandbox)}
         hostile_seconds = time.monotonic() - start
@@ -222,12 +230,14 @@ def batches(request, tmp_path_factory):
     OUTPUT.mkdir(exist_ok=True)
     (OUTPUT / f"hostile-batch-{'warm' if sandbox is True else sandbox}{'-ordinary-user' if user else ''}.txt").write_text(
         f"honest only: {len(calm)} submissions in {calm_seconds:.1f} s\n"
-        f"with attackers: {len(hostile)} submissions in {hostile_seconds:.1f} s, cell limit {limit} s\n"
+        f"with attackers: {len(hostile)} submissions in {hostile_seconds:.1f} s, cell limit {limit} s, "
+        f"notebook limit {notebook_limit} s\n"
         + "".join(f"{o.student}: {o.status} {o.score:g}/{o.max_score:g} {o.message} | reached {reached(root, o)}\n"
                   for o in hostile.values() if o.student in worth))
     return dict(calm=calm, hostile=hostile, worth=worth, root=root, before=before, protected=protected,
                 skip=grader_writes, listener=listener, user=user,
-                scratch_before=scratch_before, scratch_base=scratch_base, sandbox=sandbox)
+                scratch_before=scratch_before, scratch_base=scratch_base, sandbox=sandbox,
+                notebook_limit=notebook_limit)
 
 
 def test_every_submission_is_in_the_report(batches):
@@ -309,6 +319,27 @@ def test_the_warm_sandbox_factory_is_out_of_reach(batches):
         assert "factories found: 1" in seen and seen.count("blocked:") == 2, seen
     else:
         assert "factories found: 0" in seen, seen
+
+
+def cell_text(root, student, grade_id):
+    graded = nbformat.read(root / "autograded" / student / AID / f"{AID}.ipynb", as_version=4)
+    cell = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return "".join(o.get("text", "") for o in cell.outputs)
+
+
+def test_a_notebook_past_its_time_limit_held_its_worker_no_longer(batches):
+    # Its 300 cells of 2 s would hold a worker 600 s; the limit ends it, plus a kernel's start.
+    outcome = batches["hostile"]["many-sleeping-cells"]
+    assert outcome.seconds < batches["notebook_limit"] + 30, outcome
+
+
+def test_disk_writes_fail_past_the_budget(batches):
+    seen = cell_text(batches["root"], "disk-filler", "gradient_descent")
+    assert "filled" not in seen and seen.count("No space left on device") == 4, seen
+
+
+def test_no_inherited_descriptor_reached_a_grader_file(batches):
+    assert "FORGED-LOG-LINE" not in (batches["root"] / "grading.log").read_text(errors="replace")
 
 
 def reached(root, outcome):

@@ -4,6 +4,7 @@ import json
 import time
 
 import nbformat
+from traitlets.config import Config
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -157,3 +158,65 @@ def test_an_ordinary_user_s_kernels_cannot_see_each_other_and_count_their_own_pr
         while processes_of(user.uid) and time.monotonic() < until:
             time.sleep(0.05)
         assert processes_of(user.uid) == [], processes_of(user.uid, commands=True)
+
+
+def _run(execute, cells, tmp_path):
+    nb = new_notebook(cells=[new_code_cell(code) for code in cells])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return execute.preprocess(nb, {"metadata": {"path": str(tmp_path)}})[0]
+
+
+# What a kernel holds open that is not its own (its sockets, pipes and event fds are ipykernel's),
+# and how much it can write in its working folder, its TMPDIR and /dev/shm before the disk says no.
+BOUNDS = r'''
+import json, os, tempfile
+fds = {}
+for fd in os.listdir('/proc/self/fd'):
+    try:
+        fds[fd] = os.readlink(f'/proc/self/fd/{fd}')
+    except OSError:
+        pass  # the listing's own descriptor, closed already
+foreign = sorted(t for t in fds.values() if not t.startswith(('socket:', 'anon_inode:', 'pipe:', '/dev/null')))
+written = {}
+for place in ['.', tempfile.gettempdir(), '/dev/shm']:
+    total = 0
+    try:
+        for n in range(64):
+            with open(os.path.join(place, f'fill{n}'), 'wb') as handle:
+                for _ in range(8):
+                    handle.write(b'x' * 2**20)
+                    total += 2**20
+    except OSError as error:
+        written[place] = [total, error.errno]
+print(json.dumps({'foreign': foreign, 'written': written, 'kernel-folder-writable': os.access('../kernel', os.W_OK)}))
+'''
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_a_kernel_holds_nothing_of_the_grader_s_and_its_disk_is_bounded(tmp_path, warm):
+    import errno
+
+    (tmp_path / "data.bin").write_bytes(b"y" * 2**20)  # its copy of the submission counts in its budget
+    execute = SandboxedExecute(timeout=120, config=Config({"SandboxKernelManager": {"disk": 48 * 2**20,
+                                                                                    "file_size": 32 * 2**20,
+                                                                                    "warm": warm}}))
+    nb = _run(execute, [BOUNDS], tmp_path)
+    seen = json.loads(nb.cells[0].outputs[0].text)
+    assert seen["foreign"] == [], seen
+    written = list(seen["written"].values())
+    assert len(written) == 3 and all(code == errno.ENOSPC for _, code in written), seen
+    # Work and TMPDIR share one budget: together they hold less than it, less the submission's copy.
+    assert sum(total for total, _ in written[:2]) <= 48 * 2**20 - 2**20, seen
+    assert written[2][0] <= 32 * 2**20, seen  # /dev/shm: a budget of its own
+    assert seen["kernel-folder-writable"] is sandbox.rootless(), seen  # sealed once ready, as root
+
+
+def test_a_notebook_past_its_time_limit_ends_from_outside_at_once(tmp_path):
+    from course.grading.preprocessors.execute import NotebookTimeoutError
+
+    execute = SandboxedExecute(timeout=60, notebook_timeout=3)
+    start = time.monotonic()
+    with pytest.raises(NotebookTimeoutError, match="time limit of 3 s"):
+        _run(execute, ["import time; time.sleep(0.5)"] * 1000, tmp_path)  # each cell well under its limit
+    assert time.monotonic() - start < 3 + 30  # the deadline plus a kernel's start, not 500 s of cells
+    assert not SandboxKernelManager.live  # its kernel ended and its scratch folder is gone

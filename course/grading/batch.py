@@ -254,6 +254,7 @@ def autograde_failure(result):
     """The useful line of a failed nbgrader autograde (kernel died, timeout, ...)."""
     text = f"{result.get('log', '')}\n{result.get('error', '')}"
     for needles, message in [
+        (("NotebookTimeoutError",), "the notebook ran longer than its time limit (SandboxedExecute.notebook_timeout)"),
         (("DeadKernelError", "Kernel died"), "the kernel died while running the notebook (e.g. exit() or a crash in student code)"),
         (("CellTimeoutError",), "a cell ran longer than the time limit"),
         (("UnresponsiveKernelError",), "the kernel stopped responding"),

@@ -22,6 +22,7 @@ import fcntl
 import glob
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -73,7 +74,9 @@ class SandboxKernelManager(AsyncKernelManager):
     memory = Integer(4 * 2**30, config=True, help="Address-space limit of the kernel, bytes")
     processes = Integer(256, config=True, help="Processes and threads the kernel's uid may have")
     cpu_seconds = Integer(900, config=True, help="CPU seconds for the whole notebook")
-    file_size = Integer(256 * 2**20, config=True, help="Largest file the kernel may write, bytes")
+    file_size = Integer(256 * 2**20, config=True, help="Largest file the kernel may write, bytes; also the size of its /dev/shm")
+    disk = Integer(2**30, config=True, help="Bytes the kernel may write in its scratch folder (working folder, HOME, "
+                                            "TMPDIR): a tmpfs, held in memory or swap, freed when the kernel ends")
     open_files = Integer(1024, config=True)
     extra_ro_paths = List(Unicode(), config=True, help="More read-only paths the kernel may see")
     warm = Bool(True, config=True, help="Fork kernels from a warm sandboxed Python (course/grading/sandbox/zygote.py)")
@@ -130,17 +133,14 @@ class SandboxKernelManager(AsyncKernelManager):
             elif os.path.isdir(path):
                 args += ["--ro-bind", path, path]
         args += ["--dev", "/dev", "--proc", "/proc"]
-        if rootless():  # a /dev/shm of the sandbox's own: bwrap's /dev is read-only below
-            args += ["--size", str(self.file_size), "--perms", "1777", "--tmpfs", "/dev/shm"]
+        # A /dev/shm of the sandbox's own, bounded (shared memory is memory a tmpfs holds).
+        args += ["--size", str(self.file_size), "--perms", "1777", "--tmpfs", "/dev/shm"]
         for device in sorted(glob.glob("/dev/nvidia*")):  # a GPU, when the grader has one
             args += ["--dev-bind", device, device]
-        # /tmp first: Python or the scratch folder may live below it and must stay visible. An
-        # ordinary user's kernel has the uid that owns the folders made below for them: its /tmp
-        # is read-only (its TMPDIR is its scratch folder's tmp), or it could write beside Python.
-        if private_tmp and not rootless():
-            args += ["--bind", str(scratch / "tmp"), "/tmp"]
-        else:
-            args += ["--perms", "0755", "--tmpfs", "/tmp"]  # nobody writes there
+        # /tmp first: Python or the scratch folder may live below it and must stay visible. Nobody
+        # writes there (an ordinary user's kernel owns the folders made below: it is remounted
+        # read-only); a kernel's TMPDIR is its scratch folder's tmp, inside its disk budget.
+        args += ["--perms", "0755", "--tmpfs", "/tmp"]
         made = {Path("/tmp")}
         for path in [sys.prefix, sys.base_prefix, *self.extra_ro_paths, str(scratch)]:
             for parent in reversed(Path(path).parents):
@@ -150,23 +150,37 @@ class SandboxKernelManager(AsyncKernelManager):
                     made.add(parent)
             if path != str(scratch):
                 args += ["--ro-bind", path, path]
-        args += ["--bind", str(scratch), str(scratch)]
+        if private_tmp:  # a cold kernel: see _disk_budget
+            args += self._disk_budget(scratch)
+        else:
+            args += ["--bind", str(scratch), str(scratch), "--dir", STAGE]
         if rootless():
             # bwrap's own root and /dev belong to the sandbox's uid, which a kernel has too (mapped
             # to the grader's): read-only, or any kernel could write there, and a warm sandbox's
             # kernels would share what it wrote.
-            args += (["--dir", STAGE] if not private_tmp else []) + ["--remount-ro", "/dev", "--remount-ro", "/"]
+            args += ["--remount-ro", "/dev", "--remount-ro", "/"]
             args += ["--remount-ro", "/tmp"]
-        return args + ["--chdir", str(scratch / "work" if private_tmp else scratch)]
+        return args + ["--chdir", str(scratch)]
+
+    def _disk_budget(self, scratch):
+        """A cold kernel's scratch folder, as it sees it: a tmpfs of `disk` bytes (freed with its
+        namespace) holding work and tmp, with the grader's kernel folder (ipc sockets) bound in. Its
+        copy of the submission is bound at STAGE, read-only, and copied in as the kernel starts."""
+        perms = "0700" if rootless() else "0777"  # as root, bwrap's folders are root's: the kernel's uid writes there
+        return ["--perms", "0755", "--dir", str(Path(STAGE).parent), "--ro-bind", str(scratch / "work"), STAGE, "--size", str(self.disk), "--perms", perms,
+                "--tmpfs", str(scratch), "--bind", str(scratch / "kernel"), str(scratch / "kernel"),
+                "--perms", perms, "--dir", str(scratch / "tmp")]
 
     def _limits(self, uid):
         limits = [f"--{name[len('RLIMIT_'):].lower()}={value}" for name, value in self.rlimits().items()]
+        # The kernel copies its submission into its disk budget first, as itself (see _disk_budget).
+        copy = ["sh", "-c", f'cp -R -p {STAGE} work && cd work && exec "$@"', "sh"]
         if rootless():  # bwrap already dropped every capability and set no_new_privs
-            return ["prlimit", *limits, "--"]
+            return ["prlimit", *limits, "--", *copy]
         return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-                "--bounding-set=-all", "--no-new-privs", "prlimit", *limits, "--"]
+                "--bounding-set=-all", "--no-new-privs", "prlimit", *limits, "--", *copy]
 
-    def _env(self, scratch, env, tmp="/tmp"):
+    def _env(self, scratch, env, tmp):
         clean = {key: env[key] for key in PASSED_ENV if key in env}
         clean.update(PATH=f"{sys.prefix}/bin:/usr/bin:/bin", HOME=str(scratch / "work"), TMPDIR=tmp,
                      MPLCONFIGDIR=f"{tmp}/matplotlib", PYTHONDONTWRITEBYTECODE="1")
@@ -197,13 +211,16 @@ class SandboxKernelManager(AsyncKernelManager):
         kw["cwd"] = str(self.scratch / "work")
         if self.zygote:
             self._spawn = dict(uid=uid, cwd=kw["cwd"], argv=cmd[cmd.index("-f"):], limits=self.rlimits(),
-                               env=self._env(self.scratch, env, tmp=str(self.scratch / "tmp")))
+                               env=self._env(self.scratch, env, tmp=str(self.scratch / "tmp")),
+                               disk=dict(scratch=str(self.scratch), stage=STAGE, size=self.disk, uid=uid,
+                                         shm_bytes=self.file_size))
             if rootless():
-                self._spawn["namespaces"] = dict(root=str(self.zygote.root), scratch=str(self.scratch), stage=STAGE,
-                                                 shm_bytes=self.file_size)
+                self._spawn["namespaces"] = dict(root=str(self.zygote.root), scratch=str(self.scratch), stage=STAGE)
             return cmd, kw
-        tmp = str(self.scratch / "tmp") if rootless() else "/tmp"  # see _bwrap
-        setenv = [arg for key, value in self._env(self.scratch, env, tmp).items() for arg in ("--setenv", key, value)]
+        # No descriptor of the grader's: its stdout and stderr are the grading log's pipe.
+        kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        setenv = [arg for key, value in self._env(self.scratch, env, str(self.scratch / "tmp")).items()
+                  for arg in ("--setenv", key, value)]
         return self._bwrap(self.scratch) + setenv + ["--"] + self._limits(uid) + cmd, kw
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
@@ -236,6 +253,13 @@ class SandboxKernelManager(AsyncKernelManager):
                 return None  # bwrap is gone already: so is its namespace (--die-with-parent)
             time.sleep(0.005)
         return None
+
+    def seal(self):
+        """Once the kernel is ready: its kernel folder (ipc sockets, outside its disk budget) becomes
+        root's, read-only to it. An ordinary user's kernel has the grader's own uid: see the sandbox notes."""
+        if not rootless() and self.scratch is not None:
+            os.chown(self.scratch / "kernel", 0, 0)
+            os.chmod(self.scratch / "kernel", 0o755)
 
     def end_processes(self):
         """Kill the kernel and everything it started; True once none of them is left."""

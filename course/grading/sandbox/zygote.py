@@ -18,6 +18,7 @@ import json
 import os
 import resource
 import selectors
+import shutil
 import signal
 import socket
 import sys
@@ -54,14 +55,13 @@ def enter_namespaces(uid, gid):
             handle.write(text)
 
 
-def confine_view(root, scratch, stage, shm_bytes):
-    """The kernel's own mounts: a /proc of its PID namespace, a /dev/shm of its own, and of the
-    zygote's folder (its socket, its log, other kernels' scratch folders) only its scratch folder.
+def confine_view(root, scratch, stage):
+    """The kernel's own mounts: a /proc of its PID namespace, and of the zygote's folder (its
+    socket, its log, other kernels' scratch folders) only its scratch folder.
     /tmp is the warm sandbox's, read-only (Python itself may live below it: a bind over /tmp would
     hide it); the kernel's TMPDIR is its scratch folder's tmp."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={shm_bytes}")
     _mount(scratch, stage, None, MS_BIND | MS_REC)  # kept aside while an empty tmpfs covers the zygote's folder
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
     os.mkdir(scratch)
@@ -70,6 +70,32 @@ def confine_view(root, scratch, stage, shm_bytes):
     libc.sethostname(b"sandbox", 7)
     with open("/proc/sys/user/max_user_namespaces", "w") as handle:  # no namespaces nested in the kernel's
         handle.write("0")
+
+
+def bound_disk(scratch, stage, size, uid, shm_bytes):
+    """The kernel's writable folders as it sees them, in a mount namespace of its own: a /dev/shm
+    of its own, and its scratch folder a tmpfs of `size` bytes (freed with the namespace) holding
+    a copy of work and an empty tmp, with the grader's kernel folder (ipc sockets) bound in."""
+    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={shm_bytes}")
+    _mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0700,uid={uid},gid={uid},size={size}")
+    for name in ("kernel", "tmp"):
+        os.mkdir(os.path.join(stage, name))
+    shutil.copytree(os.path.join(scratch, "work"), os.path.join(stage, "work"), symlinks=True)
+    for folder, names, files in os.walk(stage):
+        for name in [*names, *files]:
+            os.lchown(os.path.join(folder, name), uid, uid)
+    _mount(os.path.join(scratch, "kernel"), os.path.join(stage, "kernel"), None, MS_BIND)
+    _mount(stage, scratch, None, MS_BIND | MS_REC)
+    _check(libc.umount2(stage.encode(), 2), "umount")  # MNT_DETACH
+
+
+def no_inherited_descriptors():
+    """Stdio on /dev/null and nothing else open: the zygote's are its log (shared by every
+    kernel) and whatever the imports opened."""
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
 
 
 def drop_capabilities():
@@ -89,13 +115,17 @@ def run_kernel(request, sockets):
         os.setsid()
         for sock in sockets:
             sock.close()
+        no_inherited_descriptors()
         uid = request["uid"]
         if request.get("namespaces"):  # an ordinary user's zygote: confined by namespaces, not by uid
             confine_view(**request["namespaces"])
+            bound_disk(**request["disk"])
             drop_capabilities()
         else:
             # A network and an IPC namespace of its own: nothing to reach, not even the other kernels.
-            _check(libc.unshare(CLONE_NEWNET | CLONE_NEWIPC), "unshare")
+            _check(libc.unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS), "unshare")
+            _mount(None, "/", None, MS_REC | MS_PRIVATE)
+            bound_disk(**request["disk"])
         for name, value in request["limits"].items():
             resource.setrlimit(getattr(resource, name), (value, value))
         if not request.get("namespaces"):
