@@ -434,6 +434,8 @@ def grade_batch(root=AUTOGRADERS, assignments=None, db_url=None, feedback=True, 
         # Roster students who submitted nothing are "missing", like anyone else with no submission.
         students = sorted(folders | {s.id for s in gb.students} | set(roster_ids))
     jobs = [(str(root), db_url, a, s, feedback, sandbox, force) for a in assignments for s in students]
+    if jobs and warm is not None:
+        _wait_for_the_warm_sandbox(root)
     outcomes = []
     if jobs:
         for n, outcome in enumerate(run_jobs(jobs, workers, scheduler, root, warm), 1):
@@ -460,6 +462,18 @@ def grade_batch(root=AUTOGRADERS, assignments=None, db_url=None, feedback=True, 
     write_report(outcomes, root / "report.csv", no_grade)
     summarize(outcomes, root, out, issues, written)
     return outcomes
+
+
+def _wait_for_the_warm_sandbox(root):
+    """Before any submission: a warm sandbox that cannot start stops the batch at once with its
+    cause, instead of each worker waiting for it and failing without one."""
+    try:
+        Zygote._instance.ready()
+    except SandboxUnavailable as error:
+        message = (f"refusing to grade: {error}\nFix that, or grade with --cold-sandbox (a fresh sandbox "
+                   f"per kernel, slower); the full log: {root / logs.LOG_NAME}")
+        logs.log.info(message)  # the log file only: the terminal gets it once, as the exit message
+        raise SystemExit(message) from None
 
 
 def summarize(outcomes, root, out, issues=None, lms_files=()):
