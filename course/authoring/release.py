@@ -29,6 +29,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
 from course import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT, source_notebook
+from course.checkout import refuse_another_checkout
 from course.grading.gradebook import nbgrader_api
 
 # The setup cell: device and seeding (setup_cell.py), then the checks (checks.py), whose
@@ -211,6 +212,7 @@ def main(argv=None, prog=None):
                         help="assignment ids to release to the course folder (autograders/); without any, "
                              "every chapter's page is regenerated and none is released")
     args = parser.parse_args(argv)
+    refuse_another_checkout()
     unknown = sorted(set(args.assignments) - set(ASSIGNMENTS))
     if unknown:
         parser.error(f"unknown assignment id(s) {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}")

@@ -38,6 +38,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from course import ASSIGNMENTS, AUTOGRADERS
+from course.checkout import refuse_another_checkout
 from course.grading import deadlines, ledger, logs
 from course.grading.gradebook import nbgrader_api
 from course.grading.preprocessors import restore
@@ -536,6 +537,7 @@ def main(argv=None, prog=None):
                         help="feedback shows the hidden checks' expected values too (e.g. after the last deadline); "
                              "the same as COURSE_SHOW_HIDDEN_VALUES=1, and a switch regrades")
     args = parser.parse_args(argv)
+    refuse_another_checkout(args.root)
     if args.show_hidden_values:  # read by the course's nbgrader config and the ledger, in every worker
         os.environ["COURSE_SHOW_HIDDEN_VALUES"] = "1"
     canvas_ids = dict(pair.split("=", 1) for pair in args.canvas_assignment if "=" in pair)
