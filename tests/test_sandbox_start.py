@@ -1,14 +1,13 @@
 """The warm sandbox's start: from a relative interpreter path it starts; when it cannot start,
 the batch stops before its first submission with bwrap's own words and the fallback."""
 import os
+import shutil
 import subprocess
 import sys
 
 import nbformat
 
 from course import ROOT
-from course.authoring.release import release
-from course.grading.gradebook import nbgrader_api
 from conftest import released_notebook
 
 AID = "01-gradient-descent"
@@ -41,11 +40,10 @@ def test_the_warm_sandbox_starts_from_a_relative_interpreter_path():
     assert ".." not in started and os.path.isabs(started) and os.path.samefile(started, sys.executable)
 
 
-def test_a_warm_sandbox_that_cannot_start_stops_the_batch_at_once_with_its_cause(tmp_path):
+def test_a_warm_sandbox_that_cannot_start_stops_the_batch_at_once_with_its_cause(course_root, tmp_path):
     root = tmp_path / "course"
-    root.mkdir()
-    api = nbgrader_api(root)
-    release(AID, api, chapters=tmp_path / "chapters")
+    shutil.copytree(course_root / "release" / AID, root / "release" / AID)  # the session's release, not a new one
+    shutil.copyfile(course_root / "gradebook.db", root / "gradebook.db")
     submitted = root / "submitted" / "ada" / AID / f"{AID}.ipynb"
     submitted.parent.mkdir(parents=True)
     nbformat.write(nbformat.read(released_notebook(root, AID), as_version=4), submitted)

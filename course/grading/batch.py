@@ -27,6 +27,7 @@ import dataclasses
 import functools
 import json
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import shutil
 import sys
@@ -468,6 +469,8 @@ def grade_batch(root=AUTOGRADERS, assignments=None, db_url=None, feedback=True, 
 def _wait_for_the_warm_sandbox(root):
     """Before any submission: a warm sandbox that cannot start stops the batch at once with its
     cause, instead of each worker waiting for it and failing without one."""
+    _forkserver()
+    multiprocessing.forkserver.ensure_running()  # the workers' imports, meanwhile: the wait costs them nothing
     try:
         Zygote._instance.ready()
     except SandboxUnavailable as error:
