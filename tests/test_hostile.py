@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 from course import ROOT
-from course.grading.gradebook import nbgrader_api
+from course.grading.gradebook import nbgrader_api, nbgrader_config
 from course.grading.batch import grade_batch
 from course.authoring.release import release
 from course.grading.sandbox.kernel import SandboxKernelManager
@@ -424,7 +424,7 @@ def sentinel_batch(tmp_path_factory):
     from nbgrader.utils import compute_checksum
 
     root, released = new_course(tmp_path_factory, "sentinel")
-    with Gradebook(f"sqlite:///{root}/gradebook.db", "pytorch-foundations") as gb:
+    with Gradebook(f"sqlite:///{root}/gradebook.db", nbgrader_config().CourseDirectory.course_id) as gb:
         cell = gb.find_source_cell("test_fun_dz", AID, AID)
         line = f'checks.close("sentinel", lambda: fun_dz({SENTINEL_INPUT}, 0.0), ({SENTINEL_EXPECTED}, 0.0))\n'
         assert "### BEGIN HIDDEN TESTS\n" in cell.source

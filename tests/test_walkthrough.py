@@ -4,12 +4,14 @@ The test takes the first bash block of the README's "Instructor walkthrough" sec
 it with bash (-e: any failing command fails the test), in a copy of the repository's files
 (what a clone has: git's tracked and not-ignored files), with this environment's .venv linked
 in. Two things are not the README's: the exchange folder is the test's own instead of
-/tmp/exchange, and between releasing (step 2) and collecting (step 3) one line plays the
-students: Ada submits through the exchange as on JupyterHub, Grace's notebook comes in a
+/tmp/exchange, its deadlines are its own (AID due a week from now: the committed ones are the
+course's, and a due date an instructor sets would make its submissions late the day after),
+and between releasing (step 2) and collecting (step 3) one line plays the students: Ada submits through the exchange as on JupyterHub, Grace's notebook comes in a
 Canvas download (`submissions.zip`, Canvas's file names); Evelyn, on the example roster,
 hands in nothing. The sandbox is on, as in the README.
 """
 import csv
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -18,6 +20,7 @@ import nbformat
 import pytest
 
 from course import ROOT
+from course.grading import deadlines
 from submissions import points
 
 pytestmark = pytest.mark.sandbox
@@ -77,12 +80,31 @@ def fresh_copy(target):
     (target / ".venv").symlink_to(ROOT / ".venv")
 
 
+def scratch_course(target, now):
+    """A fresh copy whose deadlines.toml is the test's own: AID due a week after `now`."""
+    fresh_copy(target)
+    due = (now + dt.timedelta(days=7)).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    (target / "autograders" / deadlines.FILE_NAME).write_text(
+        f'timezone = "UTC"\n\n[late]\nper_day = 10\ncap = 50\n\n[assignments.{AID}]\ndue = {due}\n')
+
+
+def test_the_walkthrough_grades_against_deadlines_of_its_own(tmp_path):
+    """Whatever the course's deadlines.toml says (a fork's past due date included), the
+    walkthrough's submissions, made now, are on time, under a late policy."""
+    now = dt.datetime.now(dt.timezone.utc)
+    scratch_course(tmp_path, now)
+    due = deadlines.load(tmp_path / "autograders")
+    for student in ("alovelace", "ghopper"):
+        assert due.of(AID, student).student_due > now + dt.timedelta(days=6)
+    assert due.of(AID).policy.percent(86400) > 0  # late work would lose points: the walkthrough would see it
+
+
 @pytest.fixture(scope="module")
 def walkthrough(tmp_path_factory):
     block = walkthrough_block()
     assert "/tmp/exchange" in block and "--no-sandbox" not in block
     copy = tmp_path_factory.mktemp("clone")
-    fresh_copy(copy)
+    scratch_course(copy, dt.datetime.now(dt.timezone.utc))
     exchange, home = tmp_path_factory.mktemp("exchange"), tmp_path_factory.mktemp("ada-home")
     (copy / "students.py").write_text(STUDENTS)
     lines = block.replace("/tmp/exchange", str(exchange)).splitlines()

@@ -32,6 +32,7 @@ from nbclient import NotebookClient
 
 from course import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT
 from course.authoring import sources
+from course.checkout import refuse_another_checkout
 from course.grading.gradebook import nbgrader_api
 
 REFERENCE_TAG = "reference-output"
@@ -189,6 +190,7 @@ def main(argv=None, prog=None):
                         help="assignment ids to release to the course folder (autograders/); without any, "
                              "every chapter's page is regenerated and none is released")
     args = parser.parse_args(argv)
+    refuse_another_checkout()
     unknown = sorted(set(args.assignments) - set(ASSIGNMENTS))
     if unknown:
         parser.error(f"unknown assignment id(s) {', '.join(unknown)}; known: {', '.join(ASSIGNMENTS)}")

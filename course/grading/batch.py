@@ -27,6 +27,7 @@ import dataclasses
 import functools
 import json
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import shutil
 import sys
@@ -38,6 +39,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from course import ASSIGNMENTS, AUTOGRADERS
+from course.checkout import refuse_another_checkout
 from course.grading import deadlines, ledger, logs
 from course.grading.gradebook import nbgrader_api
 from course.grading.preprocessors import restore
@@ -435,6 +437,8 @@ def grade_batch(root=AUTOGRADERS, assignments=None, db_url=None, feedback=True, 
         # Roster students who submitted nothing are "missing", like anyone else with no submission.
         students = sorted(folders | {s.id for s in gb.students} | set(roster_ids))
     jobs = [(str(root), db_url, a, s, feedback, sandbox, force) for a in assignments for s in students]
+    if jobs and warm is not None:
+        _wait_for_the_warm_sandbox(root)
     outcomes = []
     if jobs:
         for n, outcome in enumerate(run_jobs(jobs, workers, scheduler, root, warm), 1):
@@ -461,6 +465,20 @@ def grade_batch(root=AUTOGRADERS, assignments=None, db_url=None, feedback=True, 
     write_report(outcomes, root / "report.csv", no_grade)
     summarize(outcomes, root, out, issues, written)
     return outcomes
+
+
+def _wait_for_the_warm_sandbox(root):
+    """Before any submission: a warm sandbox that cannot start stops the batch at once with its
+    cause, instead of each worker waiting for it and failing without one."""
+    _forkserver()
+    multiprocessing.forkserver.ensure_running()  # the workers' imports, meanwhile: the wait costs them nothing
+    try:
+        Zygote._instance.ready()
+    except SandboxUnavailable as error:
+        message = (f"refusing to grade: {error}\nFix that, or grade with --cold-sandbox (a fresh sandbox "
+                   f"per kernel, slower); the full log: {root / logs.LOG_NAME}")
+        logs.log.info(message)  # the log file only: the terminal gets it once, as the exit message
+        raise SystemExit(message) from None
 
 
 def summarize(outcomes, root, out, issues=None, lms_files=()):
@@ -523,6 +541,7 @@ def main(argv=None, prog=None):
                         help="feedback shows the hidden checks' expected values too (e.g. after the last deadline); "
                              "the same as COURSE_SHOW_HIDDEN_VALUES=1, and a switch regrades")
     args = parser.parse_args(argv)
+    refuse_another_checkout(args.root)
     if args.show_hidden_values:  # read by the course's nbgrader config and the ledger, in every worker
         os.environ["COURSE_SHOW_HIDDEN_VALUES"] = "1"
     canvas_ids = dict(pair.split("=", 1) for pair in args.canvas_assignment if "=" in pair)

@@ -40,6 +40,7 @@ import sqlalchemy.exc
 from nbgrader.api import Gradebook, MissingEntry
 
 from course import ASSIGNMENTS, AUTOGRADERS
+from course.checkout import refuse_another_checkout
 from course.grading.gradebook import nbgrader_api
 from course.instructor import lms
 from course.grading.batch import MAX_NOTEBOOK_BYTES, cell_names, grade_ids_by_assignment
@@ -281,6 +282,7 @@ def main(argv=None, prog=None):
                              "(default: <root>/roster.csv if present)")
     parser.add_argument("--root", default=str(AUTOGRADERS), help="nbgrader course folder (default: autograders/)")
     args = parser.parse_args(argv)
+    refuse_another_checkout(args.root)
     root = Path(args.root).resolve()
     roster = args.roster or (root / "roster.csv" if (root / "roster.csv").is_file() else None)
     try:

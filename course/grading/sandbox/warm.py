@@ -18,6 +18,13 @@ from pathlib import Path
 from course.grading.sandbox.base import PASSED_ENV, SandboxUnavailable, own_folder, rootless
 
 
+def interpreter():
+    """This Python as an absolute, normalised path: started as ../.venv/bin/python it is
+    <cwd>/../.venv/bin/python, and the sandbox has no <cwd> to climb out of (sys.prefix, which
+    it mounts, is normalised). Not realpath: a virtual environment's python is a link."""
+    return os.path.normpath(os.path.abspath(sys.executable))
+
+
 class Zygote:
     """A warm sandbox: bwrap around course/grading/sandbox/zygote.py, asked over a unix socket. A grading batch
     starts one and its workers attach to it (`shared`, set in each worker); any other process
@@ -58,7 +65,7 @@ class Zygote:
         args += [arg for key, value in env.items() for arg in ("--setenv", key, value)]
         log = open(root / "zygote.log", "w+")
         os.chmod(log.name, 0o600)  # kernels' stray fd output lands here: not for the next kernel
-        process = subprocess.Popen(args + ["--", sys.executable, "-c", cls.SOURCE, str(root / "zygote.sock")],
+        process = subprocess.Popen(args + ["--", interpreter(), "-c", cls.SOURCE, str(root / "zygote.sock")],
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         zygote = cls(root / "zygote.sock", root, process, log)
         atexit.register(zygote.close)
@@ -82,9 +89,15 @@ class Zygote:
                     why = ""
                     if self.log is not None:
                         self.log.seek(0)
-                        why = f": {self.log.read()[-2000:]}"
+                        why = f": {self.log.read()[-2000:].strip()}"
                     raise SandboxUnavailable(f"the warm sandbox did not start{why}") from None
                 time.sleep(0.05)
+
+    def ready(self):
+        """Wait until it answers; if it stopped first, raise SandboxUnavailable with bwrap's words."""
+        with self.lock:
+            if self.stream is None:
+                self._connect()
 
     def ask(self, **request):
         with self.lock:
