@@ -2,7 +2,7 @@
 site, a due date in the past and one more exercise (`relu`, in chapter 05). The tests such
 honest changes used to break (the course id, similarity's exercises, the walkthrough's
 deadlines, the contract) run inside the fork, on the fork's own package, and pass. The
-checklist of docs/_incoming/issue-31.md names every setting the fork changes. This checkout's
+checklist of docs/instructors.md names every setting the fork changes. This checkout's
 grading commands refuse to work on the fork's course folder."""
 import datetime as dt
 import json
@@ -19,7 +19,7 @@ from course.checkout import checkout_of
 from course.grading.gradebook import nbgrader_config
 from test_walkthrough import fresh_copy
 
-CHECKLIST = ROOT / "docs" / "_incoming" / "issue-31.md"
+CHECKLIST = ROOT / "docs" / "instructors.md"  # its "Make the course yours" list
 FORK_ID, FORK_TITLE = "deep-learning-101", "Deep Learning 101"
 FORK_URL, FORK_HUB = "https://github.com/example-university/deep-learning-101", "https://hub.example.edu"
 PAST_DUE = ASSIGNMENTS[1]  # the assignment the fork gives a due date that has passed
@@ -110,7 +110,7 @@ def make_fork(fork):
     add_relu(fork)
     return [("autograders/nbgrader_config.py", "c.CourseDirectory.course_id"), ("_config.yml", "title"),
             ("_config.yml", "repository.url"), ("_config.yml", "launch_buttons.jupyterhub_url"),
-            ("chapters/credits.md", "course repository"), ("chapters/intro.md", "# title"),
+            ("chapters/credits.md", "repository links"), ("chapters/intro.md", "# title"),
             ("pyproject.toml", "project.name"), ("autograders/deadlines.toml", f"[assignments.{PAST_DUE}] due"),
             (f"solutions/{NEW_IN}/{NEW_IN}.md", "solution cell"), ("solutions/catalog.toml", "[[chapter.exercise]]"),
             (f"tests/variants/{NEW_IN}.toml", "[[variant]]")]

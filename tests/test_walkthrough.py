@@ -1,14 +1,14 @@
-"""README's instructor walkthrough, run as written on a fresh copy of the repository.
+"""The instructor guide's walkthrough (docs/instructors.md), run as written on a fresh copy of the repository.
 
-The test takes the first bash block of the README's "Instructor walkthrough" section and runs
+The test takes the first bash block of the guide's "Walkthrough" section and runs
 it with bash (-e: any failing command fails the test), in a copy of the repository's files
 (what a clone has: git's tracked and not-ignored files), with this environment's .venv linked
-in. Two things are not the README's: the exchange folder is the test's own instead of
+in. Two things are not the guide's: the exchange folder is the test's own instead of
 /tmp/exchange, its deadlines are its own (AID due a week from now: the committed ones are the
 course's, and a due date an instructor sets would make its submissions late the day after),
 and between releasing (step 2) and collecting (step 3) one line plays the students: Ada submits through the exchange as on JupyterHub, Grace's notebook comes in a
 Canvas download (`submissions.zip`, Canvas's file names); Evelyn, on the example roster,
-hands in nothing. The sandbox is on, as in the README.
+hands in nothing. The sandbox is on, as in the guide.
 """
 import csv
 import datetime as dt
@@ -64,7 +64,7 @@ with zipfile.ZipFile(download, "w") as archive:  # Canvas: <sortable name>_<user
 
 
 def walkthrough_block():
-    section = (ROOT / "README.md").read_text().split("## Instructor walkthrough", 1)[1]
+    section = (ROOT / "docs" / "instructors.md").read_text().split("## Walkthrough", 1)[1]
     return section.split("```bash\n", 1)[1].split("\n```", 1)[0]
 
 

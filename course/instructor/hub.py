@@ -2,7 +2,7 @@
 
     course hub student-config [--exchange PATH] [--course-id ID]
 
-prints the nbgrader config every student's Jupyter must read (README, "Set up a hub"). A
+prints the nbgrader config every student's Jupyter must read (docs/hub.md). A
 student's nbgrader (the Assignments tab, Validate, `nbgrader fetch_assignment` / `submit` /
 `fetch_feedback`) never sees the course folder's nbgrader_config.py: without this file it
 knows no course id and looks for the exchange where nbgrader's default puts it.
