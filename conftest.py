@@ -1,5 +1,6 @@
 """pytest hooks for every notebook nbval collects (solutions/ and chapters/ as well as tests/),
 so they live at the root: a conftest in tests/ would not see the notebooks' items."""
+import functools
 import os
 from pathlib import Path
 
@@ -105,6 +106,7 @@ def _derived_numbers_printed(item):
             raise AssertionError(f"the reference run does not print {missing}, which tests/facts.py derives")
 
 
+@functools.cache
 def _facts():
     import importlib.util
 

@@ -118,7 +118,8 @@ def test_pages_show_the_independently_derived_numbers(aid):
     numbers facts.py derives without the chapter's code; nbval also checks a fresh run prints
     them (conftest.py)."""
     cells = nbformat.read(CHAPTERS / f"{aid}.ipynb", as_version=4).cells
-    shown = "".join(printed(c) for c in cells if c.cell_type == "code" and CHECKED_TAG in c.metadata.get("tags", []))
+    shown = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for c in cells
+                    if c.cell_type == "code" and CHECKED_TAG in c.metadata.get("tags", []) for o in c.outputs)
     shown += "".join(c.source for c in cells if REFERENCE_TAG in c.metadata.get("tags", []))
     missing = [fact for fact in DERIVED[aid] if fact not in shown]
     assert not missing, f"{aid}: the page does not show {missing}"

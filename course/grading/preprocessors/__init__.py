@@ -1,0 +1,1 @@
+"""The course's nbgrader preprocessors, named in autograders/nbgrader_config.py."""

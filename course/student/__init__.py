@@ -1,0 +1,1 @@
+"""The student's side: check.py, released beside each notebook, needing only Jupyter."""
