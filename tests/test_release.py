@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from course import ASSIGNMENTS, CHAPTERS, source_notebook
-from course.authoring.release import CHECKED_TAG, REFERENCE_TAG, SETUP_CELL, grade_id
+from course.authoring.release import CHECKED_TAG, REFERENCE_TAG, grade_id, setup_cell
 from conftest import released_notebook
 from facts import DERIVED
 
@@ -18,7 +18,7 @@ SANITIZERS.read(Path(__file__).parent / "nbval_sanitize.cfg")
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_setup_cell_is_the_shared_one(aid):
     cells = nbformat.read(source_notebook(aid), as_version=4).cells
-    assert [c.source for c in cells if grade_id(c) == "setup"] == [SETUP_CELL], \
+    assert [c.source for c in cells if grade_id(c) == "setup"] == [setup_cell(aid)], \
         "run `make release` to copy course/notebook/setup_cell.py into every source"
 
 

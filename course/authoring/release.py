@@ -29,11 +29,18 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
 from course import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT, source_notebook
+from course.contract import EXERCISES
 from course.grading.gradebook import nbgrader_api
 
 # The setup cell: device and seeding (setup_cell.py), then the checks (checks.py), whose
 # comparison the grader imports too, so a visible check gives the same verdict in both.
 SETUP_CELL = "\n\n\n".join((ROOT / "course" / "notebook" / name).read_text().strip("\n") for name in ("setup_cell.py", "checks.py"))
+
+
+def setup_cell(assignment_id):
+    """The chapter's setup cell: SETUP_CELL, then the guard that keeps Run All going past a
+    cell that needs one of this chapter's exercises (course/contract.py)."""
+    return f"{SETUP_CELL}\n\n\nguard_exercise_cells({list(EXERCISES[assignment_id])!r})"
 REFERENCE_TAG = "reference-output"
 CHECKED_TAG = "nbval-check-output"  # nbval compares these cells' stored outputs with a fresh run
 SUMMARY_TAG = "course-summary"  # the student notebook's last cell: the table of visible checks
@@ -48,14 +55,14 @@ def tags(cell):
 
 
 def refresh_setup_cell(assignment_id):
-    """Keep every source's setup cell identical to course/notebook/setup_cell.py."""
+    """Keep every source's setup cell as setup_cell() writes it."""
     path = source_notebook(assignment_id)
     nb = nbformat.read(path, as_version=4)
     cells = [c for c in nb.cells if grade_id(c) == "setup"]
     if len(cells) != 1:
         raise SystemExit(f"{path}: expected one cell with grade_id 'setup', found {len(cells)}")
-    if cells[0].source != SETUP_CELL:
-        cells[0].source = SETUP_CELL
+    if cells[0].source != setup_cell(assignment_id):
+        cells[0].source = setup_cell(assignment_id)
         nbformat.write(nb, path)
 
 
