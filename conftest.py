@@ -33,15 +33,23 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{seconds:6.1f}s  {notebook}")
 
 
+STOPPED = "This cell stopped with"  # course/notebook/setup_cell.py's one line for a cell that crashed
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     """A reference solution (solutions/) whose own check cell prints a FAIL line, or is not
-    started, fails its nbval item: check cells catch every exception, so nbval alone would pass."""
+    started, fails its nbval item: check cells catch every exception, so nbval alone would pass.
+    A demo that crashed (the setup cell's guard says so in one line and carries on) fails its
+    item in solutions/ and in chapters/ (where a stub raises NotImplementedError, nothing else)."""
     result = yield
-    if item.nodeid.startswith("solutions/") and ".ipynb::" in item.nodeid:
+    if item.nodeid.startswith(("solutions/", "chapters/")) and ".ipynb::" in item.nodeid:
         stderr = "".join(o.get("text", "") for o in getattr(item, "test_outputs", None) or []
                          if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        crashed = [line.strip() for line in stderr.splitlines() if line.startswith(STOPPED)]
+        if crashed:
+            raise AssertionError("a cell crashed (nbval sees no error: the guard reported it):\n" + "\n".join(crashed))
         failed = [line.strip() for line in stderr.splitlines() if line.startswith("  FAIL  ") or "not started" in line]
-        if failed:
+        if failed and item.nodeid.startswith("solutions/"):
             raise AssertionError("the reference solution fails its own checks:\n" + "\n".join(failed[:10]))
     return result

@@ -1,77 +1,44 @@
 """Run All never dead-ends (issue 27): every known-right and known-wrong variant of
-tests/variants/ in its released notebook, run as JupyterLab's Run All runs it (the kernel stops
-the queue at the first error reply; nbclient with allow_errors=False stops at the same place,
-sparing cells tagged raises-exception), reaches the summary table, which says pass for a right
-exercise and FAIL for a wrong one. A right answer runs every demo; the chapter's deliberate
-errors still show.
+tests/variants/ in its released notebook, run as JupyterLab's Run All runs it (run_all.py),
+reaches the summary table, which says pass for a right exercise and FAIL for a wrong one. A
+right answer runs every demo; the chapter's deliberate errors still show, and a reference
+solution whose demo crashes still fails under nbval.
 
-Cost: one kernel per chapter (not per notebook): the notebooks of submissions.variant_students
-(the k-th variant of every exercise together) run one after the other in it, the namespace reset
-(%reset -f) and figures closed between them; the modules stay imported, which is what a fresh
-kernel per notebook would spend its time on."""
+Cost: one kernel per chapter, not per notebook: the notebooks of
+submissions.variant_students (the k-th variant of every exercise together, right and wrong
+ones apart) run one after the other in it (about 110 notebooks, 2 minutes in all)."""
 import os
 import re
 import subprocess
-import tempfile
+import sys
 import time
 
 import nbformat
 import pytest
-from jupyter_client.manager import KernelManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-from course import ASSIGNMENTS, CHAPTERS
-from course.authoring.release import SUMMARY_TAG
+from course import ASSIGNMENTS, CHAPTERS, ROOT
+from course.authoring.release import SUMMARY_TAG, setup_cell
 from course.contract import EXERCISES
 from course.notebook.setup_cell import STOPPED
+from run_all import kernel, run_all
 from submissions import variant_students
 
-RESET = "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')"
+EXERCISES_BY_LENGTH = sorted({name for names in EXERCISES.values() for name in names}, key=len, reverse=True)
 
 
 def exercise_of(test_id):
     return next(name for name in EXERCISES_BY_LENGTH if test_id.startswith(f"test_{name}"))
 
 
-EXERCISES_BY_LENGTH = sorted({name for names in EXERCISES.values() for name in names}, key=len, reverse=True)
-
-
-def run_all(nb, km, folder):
-    """(the cell Run All stopped at or None, the executed notebook)."""
-    nb.cells.insert(0, nbformat.v4.new_code_cell(RESET))
-    client = NotebookClient(nb, km=km, timeout=300, allow_errors=False, resources={"metadata": {"path": folder}})
-    try:
-        client.execute(cleanup_kc=False)
-        return None, nb
-    except CellExecutionError as error:
-        return str(error)[-1500:], nb
-    finally:
-        if client.kc is not None:
-            client.kc.stop_channels()
-
-
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
 def ran(request):
     """{student id: (expected verdicts, where Run All stopped or None, executed notebook)}."""
     aid = request.param
-    released = nbformat.read(CHAPTERS / f"{aid}.ipynb", as_version=4)
-    students = variant_students(aid, released)
+    students = variant_students(aid, nbformat.read(CHAPTERS / f"{aid}.ipynb", as_version=4))
     results, started = {}, time.monotonic()
-    km = KernelManager(kernel_name="python3")
-    env = dict(os.environ, MPLBACKEND="Agg", COURSE_DEVICE="cpu", PYTHONWARNINGS="ignore")
-    with tempfile.TemporaryDirectory(prefix="run-all-") as folder:
-        km.start_kernel(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for sid, (nb, expect) in students.items():
-                try:
-                    stopped, executed = run_all(nb, km, folder)
-                except DeadKernelError as error:  # the notebook is reported; the next one gets a new kernel
-                    stopped, executed = f"the kernel died: {error}", nb
-                    km.restart_kernel(now=True)
-                results[sid] = (expect, stopped, executed)
-        finally:
-            km.shutdown_kernel(now=True)
+    with kernel() as km:
+        for sid, (nb, expect) in students.items():
+            results[sid] = (expect, *run_all(nb, km))
     print(f"{aid}: {len(students)} notebooks, Run All in one kernel: {time.monotonic() - started:.0f} s")
     return aid, results
 
@@ -120,3 +87,44 @@ def test_wrong_answers_are_said_in_one_line_and_deliberate_errors_still_show(ran
                 assert errors, f"{aid} {sid}: the deliberate error of this cell no longer shows:\n{cell.source[:300]}"
             said = [line for line in printed(cell).splitlines() if line.startswith(STOPPED)]
             assert len(said) <= 1, f"{aid} {sid}: more than one line for one cell: {said}"
+
+
+def test_a_reference_solution_whose_demo_crashes_still_fails_under_nbval(tmp_path):
+    """The guard replies "ok" for a demo that crashed, so nbval sees no error: the root
+    conftest.py's hook fails the item from the guard's line (and only then)."""
+    right = "def fun_dz(x, y):\n    c = np.cos(x**2 + y**2)\n    return 2 * x * c, 2 * y * c"
+    for name, demo in (("crashes", "next(v for v in value if v > 10)"), ("runs", "print(max(value) > 0)")):
+        (tmp_path / "solutions" / name).mkdir(parents=True)
+        cells = [setup_cell("01-gradient-descent"), right, f"value = fun_dz(1.0, 2.0)\n{demo}"]
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]),
+                       tmp_path / "solutions" / name / f"{name}.ipynb")
+    (tmp_path / "conftest.py").write_bytes((ROOT / "conftest.py").read_bytes())
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "--nbval-lax",
+                             "--nbval-current-env", "solutions"], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "MPLBACKEND": "Agg"}, timeout=300)
+    verdicts = {item: verdict for verdict, item in re.findall(r"^(PASSED|FAILED) (solutions/\S+::Cell \d+)",
+                                                                result.stdout, re.M)}
+    assert verdicts == {**{f"solutions/runs/runs.ipynb::Cell {n}": "PASSED" for n in range(3)},
+                        **{f"solutions/crashes/crashes.ipynb::Cell {n}": "PASSED" for n in range(2)},
+                        "solutions/crashes/crashes.ipynb::Cell 2": "FAILED"}, result.stdout[-3000:]
+    assert f"{STOPPED} StopIteration at line 2" in result.stdout
+
+
+CHECKS_CALL = re.compile(r"""^checks = Checks\(\s*["']([^"']+)["']""", re.M)
+
+
+def test_a_failing_check_cell_names_the_exercises_that_pass_so_far(ran):
+    """nbgrader's Validate shows only the failing check cells' stderr: their last line names the rest."""
+    aid, results = ran
+    for sid, (expect, stopped, executed) in results.items():
+        verdicts = {}  # exercise -> did its latest check cell pass
+        for cell in executed.cells:
+            found = CHECKS_CALL.search(cell.source) if cell.cell_type == "code" else None
+            if not found:
+                continue
+            text = " ".join(printed(cell).split())
+            if "visible checks FAIL" in text:
+                named = text.split("Passing so far: ")[1].rstrip(".").split(", ") if "Passing so far: " in text else []
+                assert named == [n for n, ok in verdicts.items() if ok and n != found[1]], f"{aid} {sid}: {text}"
+            verdicts[found[1]] = "visible checks pass" in text
