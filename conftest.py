@@ -71,17 +71,26 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{seconds:6.1f}s  {notebook}")
 
 
+STOPPED = "This cell stopped with"  # course/notebook/setup_cell.py's one line for a cell that crashed
+
+
 def _check_reference_run(item):
-    """A reference solution (solutions/) whose own check cell prints a FAIL line, or is not
-    started, fails its nbval item: check cells catch every exception, so nbval alone would pass."""
+    """A reference solution whose own check cell prints a FAIL line, or is not started, fails its
+    nbval item: check cells catch every exception, so nbval alone would pass. A demo that crashed
+    (the setup cell's guard says so in one line and carries on) fails its item in a reference
+    solution and in chapters/ (where a stub raises NotImplementedError, nothing else)."""
     result = yield
-    if item.nodeid.startswith(BUILT) and ".ipynb::" in item.nodeid:
+    if item.nodeid.startswith((BUILT, "chapters/")) and ".ipynb::" in item.nodeid:
         stderr = "".join(o.get("text", "") for o in getattr(item, "test_outputs", None) or []
                          if o.get("output_type") == "stream" and o.get("name") == "stderr")
-        failed = [line.strip() for line in stderr.splitlines() if line.startswith("  FAIL  ") or "not started" in line]
-        if failed:
-            raise AssertionError("the reference solution fails its own checks:\n" + "\n".join(failed[:10]))
-        _derived_numbers_printed(item)
+        crashed = [line.strip() for line in stderr.splitlines() if line.startswith(STOPPED)]
+        if crashed:
+            raise AssertionError("a cell crashed (nbval sees no error: the guard reported it):\n" + "\n".join(crashed))
+        if item.nodeid.startswith(BUILT):
+            failed = [line.strip() for line in stderr.splitlines() if line.startswith("  FAIL  ") or "not started" in line]
+            if failed:
+                raise AssertionError("the reference solution fails its own checks:\n" + "\n".join(failed[:10]))
+            _derived_numbers_printed(item)
     return result
 
 

@@ -24,7 +24,8 @@ def test_setup_cell_is_put_in_by_the_build(aid):
     text = jupytext.reads(source_text(aid).read_text(), fmt=sources.FORMAT)
     assert [c.source for c in text.cells if grade_id(c) == "setup"] == [sources.SETUP_PLACEHOLDER]
     built = nbformat.read(source_notebook(aid), as_version=4)
-    assert [c.source for c in built.cells if grade_id(c) == "setup"] == [sources.SETUP_CELL]
+    assert [c.source for c in built.cells if grade_id(c) == "setup"] == [sources.setup_cell(aid)]
+    assert sources.setup_cell(aid).startswith(sources.SETUP_CELL)
 
 
 def test_no_notebook_is_a_source():

@@ -57,7 +57,20 @@ def execute(path, timeout=300):
         km = AsyncKernelManager(transport="ipc", ip=os.path.join(sockets, "kernel"))  # not TCP: no warning
         NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}).execute(
             env=env, cleanup_kc=True)  # a kernel manager passed in is not stopped by nbclient unless told
+    refuse_crashed_cells(nb, path)
     return nb
+
+
+def refuse_crashed_cells(nb, path):
+    """The setup cell's guard turns a crash in a cell that uses an exercise into one line and
+    lets the run go on: in the reference run that line is an error of the chapter."""
+    from course.notebook.setup_cell import STOPPED
+
+    for n, cell in enumerate(nb.cells):
+        said = [line for out in cell.get("outputs", []) if out.output_type == "stream"
+                for line in out.text.splitlines() if line.startswith(STOPPED)]
+        if said:
+            raise RuntimeError(f"{path}: the reference solution's cell {n} crashed: {said[0]}")
 
 
 def reference_markdown(outputs):

@@ -5,8 +5,9 @@ notebook, nbgrader's cell metadata (grade_id, solution, locked, tags) in each ce
 no outputs. The build, into <folder>/<id>/<id>.ipynb (a course folder's source/, where nbgrader
 generates from; _build/sources/ for nbval and the tests):
 
-- puts the setup cell's code (course/notebook/setup_cell.py + checks.py) into the source's
-  cell with grade_id `setup`, whose text in the source is only a placeholder;
+- puts the setup cell's code (course/notebook/setup_cell.py + checks.py, then the guard of this
+  chapter's exercises) into the source's cell with grade_id `setup`, whose text in the source is
+  only a placeholder;
 - gives each check cell `test_<name>` the points solutions/catalog.toml declares for
   <name>, and writes them into the prose where it says {{ points:<name> }};
 - numbers the cells: a cell's id is its grade_id, or its chapter and position;
@@ -27,6 +28,13 @@ SETUP_CELL = "\n\n\n".join((ROOT / "course" / "notebook" / name).read_text().str
 SETUP_PLACEHOLDER = "# The setup cell: course/notebook/setup_cell.py and checks.py, put here by the build."
 POINTS = re.compile(r"\{\{\s*points:(\w+)\s*\}\}")
 FORMAT = "md:myst"
+
+
+def setup_cell(assignment_id):
+    """The chapter's setup cell: SETUP_CELL, then the guard that keeps Run All going past a cell
+    that needs one of this chapter's exercises (course/notebook/setup_cell.py)."""
+    exercises = [e.name for c in catalog.read() if c.id == assignment_id for e in c.exercises]
+    return f"{SETUP_CELL}\n\n\nguard_exercise_cells({exercises!r})"
 
 
 class SourceError(ValueError):
@@ -56,7 +64,7 @@ def notebook(assignment_id, text=None, points=None):
     setup = [c for c in nb.cells if grade_id(c) == "setup"]
     if len(setup) != 1:
         raise SourceError(f"{path.name}: expected one cell with grade_id 'setup', found {len(setup)}")
-    setup[0].source = SETUP_CELL
+    setup[0].source = setup_cell(assignment_id)
     used = set()
     for n, cell in enumerate(nb.cells):
         name = grade_id(cell)

@@ -143,9 +143,11 @@ class Checks:
         elif row["status"] == "not started":
             _say_failure(f"{self.exercise}: not started (it still raises NotImplementedError): write it, run its "
                          "cell, then run this cell again.")
-        else:
+        else:  # nbgrader's Validate shows only failing cells' stderr: it names the passing ones here
+            passing = [name for name, checks in Checks.latest.items() if checks.status() == "pass"]
             _say_failure(f"{self.exercise}: {row['checks'] - row['passed']} of {row['checks']} visible checks FAIL: "
-                         "fix what the FAIL lines say, run the exercise's cell, then this cell again.")
+                         "fix what the FAIL lines say, run the exercise's cell, then this cell again."
+                         + (f" Passing so far: {', '.join(passing)}." if passing else ""))
 
     @staticmethod
     def rows(exercises):

@@ -22,6 +22,8 @@ import sys
 import tempfile
 
 MARK = "course-check-summary:"
+STOPPED = "This cell stopped with"  # the one line a cell that needs a wrong exercise prints (setup cell)
+UNFINISHED = "This cell needs "  # ... and one that needs an unfinished exercise
 SUMMARY_TAG = "course-summary"  # the student notebook's last cell, the table: it runs too
 CHECKS_CALL = re.compile(r"""^checks = Checks\(\s*["']([^"']+)["']""", re.M)
 
@@ -52,8 +54,13 @@ def changed_locked_cells(nb):
 
 
 def prepare(nb, exercises):
-    """Skip what the grader skips, and end with a cell that reports the visible checks as JSON."""
+    """Skip what the grader skips, and end with a cell that reports the visible checks as JSON.
+    Every saved output goes first: the check judges this run, not an earlier one."""
     import nbformat
+
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
 
     graded = [i for i, c in enumerate(nb.cells) if nbgrader(c).get("grade") or nbgrader(c).get("solution")]
     last = graded[-1] if graded else -1
@@ -80,12 +87,16 @@ def execute(nb, folder, timeout):
 
 
 def errors(cells):
-    """(cell number, tags, ename, evalue) of every cell that raised, in order."""
+    """(cell number, tags, ename, evalue) of every cell that raised, in order; a cell that
+    said in one line that it needs an exercise has ename None and that line as evalue."""
     found = []
     for n, cell in enumerate(cells, 1):
         for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if out.output_type == "error":
                 found.append((n, cell.metadata.get("tags", []), out.ename, out.evalue))
+            elif out.output_type == "stream":
+                found += [(n, [], None, line) for line in out.text.splitlines()
+                          if line.startswith((STOPPED, UNFINISHED))]
     return found
 
 
@@ -105,7 +116,9 @@ def check(path, timeout=300):
     for n, tags, ename, evalue in errors(ran.cells[:-1]):  # the last is the probe
         if "raises-exception" in tags:
             continue  # shown on purpose by the chapter
-        if ename == "NotImplementedError" or "uses-exercise" in tags:
+        if ename is None:  # the cell said what it needs instead of stopping
+            notes.append(f"cell {n}: {evalue} (information: the exercise's checks decide)")
+        elif ename == "NotImplementedError":
             notes.append(f"cell {n} needs an exercise you have not finished yet (information, not a failure)")
         else:
             notes.append(f"cell {n} raised {ename}: {evalue.splitlines()[0][:200] if evalue else ''} "
