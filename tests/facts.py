@@ -119,6 +119,8 @@ _exact_log_prob, _rounded_log_prob = log_softmax_digits()
 _largest, _expansion_error = expansion_errors()
 DERIVED = {
     "00-tensors": [f"mean - 0.1:                {rounded_constant_column():.6e}",
+                   "t.sum(dim=0): " + str([float(sum(range(j, 12, 4))) for j in range(4)]),
+                   "A @ B: " + str((np.array([[1.0, 2], [3, 4], [5, 6]]) @ np.array([[1.0, 0, -1], [0, 1, 2]])).tolist()),
                    f"largest true squared distance:           {_largest:.2e}",
                    f"largest error of the clamped expansion:  {_expansion_error:.2g}"],
     "02-linear-regression": [f"loss before the first step: {_losses[0]:.4f}",
