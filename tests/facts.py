@@ -113,20 +113,80 @@ def expansion_errors():
     return float(exact.max()), float(np.abs(expanded - exact).max())
 
 
+def depth_spread():
+    """05: 512 standard normal inputs (a generator seeded 0) through 20 bias-free layers of width
+    256, each layer's weights drawn from the same generator after the inputs, as nn.init draws
+    them (normal_ with the scheme's standard deviation; PyTorch's default is uniform_ on
+    +-1/sqrt(256)): the RMS of the 20th pre-activation, forward pass in NumPy float64."""
+    def last_rms(draw, activation):
+        generator = torch.Generator().manual_seed(0)
+        h = torch.randn(512, 256, generator=generator).double().numpy()
+        for _ in range(20):
+            pre = h @ draw(generator).double().numpy().T
+            h = activation(pre)
+        return float(np.sqrt((pre ** 2).mean()))
+    normal = lambda std: lambda g: torch.empty(256, 256).normal_(0.0, std, generator=g)
+    relu = lambda v: np.maximum(v, 0)
+    return {"N(0, 0.01^2), tanh": last_rms(normal(0.01), np.tanh),
+            "Xavier, tanh": last_rms(normal(5 / 3 * (2 / 512) ** 0.5), np.tanh),
+            "PyTorch's default, ReLU": last_rms(lambda g: torch.empty(256, 256).uniform_(-1 / 16, 1 / 16, generator=g), relu),
+            "Kaiming, ReLU": last_rms(normal((2 / 256) ** 0.5), relu)}
+
+
+def softmax_regression_baseline():
+    """08: softmax regression on the digits' training split (the chapter's seeded permutation,
+    pixels / 16), from W = 0, b = 0, 200 full-batch gradient steps with lr 0.5 and the gradients
+    X^T (Q - Y) / N and mean(Q - Y), in NumPy float64: the training loss, and the number of the
+    300 validation images classified right."""
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    order = torch.randperm(len(digits.target), generator=torch.Generator().manual_seed(2021)).numpy()
+    X, y = digits.data[order[:1197]] / 16, digits.target[order[:1197]]
+    W, b = np.zeros((64, 10)), np.zeros(10)
+
+    def log_probs(X):
+        z = X @ W + b
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    for _ in range(200):
+        g = np.exp(log_probs(X))
+        g[np.arange(len(y)), y] -= 1
+        W, b = W - 0.5 * X.T @ g / len(y), b - 0.5 * g.mean(axis=0)
+    loss = -log_probs(X)[np.arange(len(y)), y].mean()
+    validation = order[1197:1497]
+    right = int((log_probs(digits.data[validation] / 16).argmax(axis=1) == digits.target[validation]).sum())
+    return float(loss), right
+
+
+def points_in_circle():
+    """08: 400 points uniform in [-2, 2]^2 (a generator seeded 2021): how many lie within 1.2 of 0."""
+    plane = torch.rand(400, 2, generator=torch.Generator().manual_seed(2021)).double().numpy() * 4 - 2
+    return int((np.hypot(plane[:, 0], plane[:, 1]) < 1.2).sum())
+
+
 _losses = line_fit_losses()
 _sgd = widenet_sgd_losses(20_000)
 _exact_log_prob, _rounded_log_prob = log_softmax_digits()
 _largest, _expansion_error = expansion_errors()
+_depth = depth_spread()
+_baseline_loss, _baseline_right = softmax_regression_baseline()
 DERIVED = {
     "00-tensors": [f"mean - 0.1:                {rounded_constant_column():.6e}",
+                   "t.sum(dim=0): " + str([float(sum(range(j, 12, 4))) for j in range(4)]),
+                   "A @ B: " + str((np.array([[1.0, 2], [3, 4], [5, 6]]) @ np.array([[1.0, 0, -1], [0, 1, 2]])).tolist()),
                    f"largest true squared distance:           {_largest:.2e}",
                    f"largest error of the clamped expansion:  {_expansion_error:.2g}"],
     "02-linear-regression": [f"loss before the first step: {_losses[0]:.4f}",
                              f"loss before the last step:  {_losses[-1]:.4f}",
                              f"(n - 2) / n * 1/12 = {(100 - 2) / 100 / 12:.4f}"],  # a fitted line's mean training MSE
     "05-nn-module": [f"first loss: {first_widenet_loss():.6f}", f"{sine_noise_mean_square():.4f}",
-                     f"loss at epoch  1,847: {_sgd[1846]:.4f}", f"loss at epoch 20,000: {_sgd[-1]:.4f}"],
-    "08-classification": [f"'{_exact_log_prob:.7f}'", f"'{_rounded_log_prob:.7f}'"],
+                     f"loss at epoch  1,847: {_sgd[1846]:.4f}", f"loss at epoch 20,000: {_sgd[-1]:.4f}",
+                     *(f"{name:24} layer 1:" for name in _depth),
+                     *(f"layer 20: {rms:9.3g}" for rms in _depth.values())],
+    "08-classification": [f"'{_exact_log_prob:.7f}'", f"'{_rounded_log_prob:.7f}'",
+                          f"points inside the circle: {points_in_circle()} of 400",
+                          f"training accuracy {1 - points_in_circle() / 400:.3f}",  # the linear model: all "outside"
+                          f"training loss after 200 steps: {_baseline_loss:.4f}", f"validation accuracy: {_baseline_right} of 300"],
     "06-optimizers-schedulers": ["first five values of x: [" + ", ".join(f"{x:g}" for x in cube_zero_path()) + ","],
 }
 FACTS = {
