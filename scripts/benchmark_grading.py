@@ -5,14 +5,19 @@
 
 Builds a scratch course in a temporary folder, generates one assignment, and writes N
 synthetic submissions cycled from tests/submissions.py's simulated students (right, partly
-right, wrong, broken). Then it grades them twice, each time on a fresh copy of the course:
+right, wrong, broken). Then it grades them, each time on a fresh copy of the course:
   - baseline: `nbgrader autograde <aid> --force` (the CLI, with the course's nbgrader config
     minus the sandbox: nbgrader's own way of running one fresh kernel per notebook);
-  - ours: course.grading.batch.grade_batch(..., feedback=False, workers=N), sandbox on.
-It checks that both gradebooks give the same score to every submission (a submission plain
+  - ours: course.grading.batch.grade_batch(..., feedback=False, workers=N), sandbox on, three
+    ways: as root (or as the user running the bench), as an ordinary user (a throwaway one,
+    created and removed as tests/unix_users.py does; root only), and sent to a Dask
+    LocalCluster of N single-threaded workers on this machine (its start not counted).
+It checks that every gradebook gives the same score to every submission (a submission plain
 nbgrader failed to grade and ours reported "not graded" count as equal), prints the seconds
-per submission and the throughput ratio, and exits 1 if any score differs.
-It then adds 5 new submissions to the graded 40 and grades again (only those 5 run: the
+per submission and the throughput ratio of each way side by side, one line per planted
+broken student (why it was not graded), and exits 1 if any score differs. What nbgrader and
+the graders print (a dying kernel's traceback) goes to logs in the scratch folder.
+It then adds 5 new submissions to the graded ones and grades again (only those 5 run: the
 others are unchanged since graded), and grades the same 5 alone in a fresh course, to show
 the incremental case costs a small constant over grading 5. Finally it grades a sample in
 this process with timers around each stage (per-stage breakdown, seconds per submission),
@@ -23,8 +28,10 @@ one-chapter rebuild, on a copy of the repository.
 """
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -85,11 +92,79 @@ def run_baseline(root, aid, work):
         return time.monotonic() - start
 
 
-def run_ours(root, aid, work, workers):
-    with open(work / "ours.log", "w") as log:
+@contextlib.contextmanager
+def quiet(log_path):
+    """Point this process's stdout and stderr (fds 1 and 2, so also what its libraries and the
+    processes it starts print) at `log_path`: the bench prints figures, not nbgrader's tracebacks."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_ours(root, aid, work, workers, scheduler=None, log_name="ours.log"):
+    """(seconds, {student: Outcome}) of grade_batch on `root`, feedback off, sandbox on."""
+    with quiet(work / log_name), open(work / log_name, "a") as log:
         start = time.monotonic()
-        grade_batch(root, [aid], feedback=False, workers=workers, out=log)
-        return time.monotonic() - start
+        outcomes = grade_batch(root, [aid], feedback=False, workers=workers, out=log, scheduler=scheduler)
+        return time.monotonic() - start, {o.student: o for o in outcomes}
+
+
+def run_on_dask(root, aid, work, workers):
+    """grade_batch sent to a Dask LocalCluster of `workers` single-threaded worker processes on
+    this machine (the cluster's start is not counted: a course keeps its cluster running)."""
+    from distributed import LocalCluster
+
+    with quiet(work / "dask.log"):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.CRITICAL)
+    try:
+        return run_ours(root, aid, work, workers, scheduler=cluster.scheduler_address, log_name="dask.log")
+    finally:
+        with quiet(work / "dask.log"):
+            cluster.close()
+
+
+AS_USER = """
+import json, sys, time
+from pathlib import Path
+from course.grading.batch import grade_batch
+root, aid, workers = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+with open(root.parent / "ours-user.log", "w") as log:
+    start = time.monotonic()
+    outcomes = grade_batch(root, [aid], feedback=False, workers=workers, out=log)
+    seconds = time.monotonic() - start
+print(json.dumps({"seconds": seconds, "outcomes": [dataclasses.asdict(o) for o in outcomes]}))
+""".replace("import json,", "import dataclasses, json,")
+
+
+def run_as_ordinary_user(course, aid, workers):
+    """The same grading as an ordinary user (a throwaway one, tests/unix_users.py: created here and
+    removed with all it left), whose kernels the sandbox confines by user namespaces. Returns
+    (seconds, {student: Outcome}, the course copy's scores) or None when users cannot be made."""
+    from course.grading.batch import Outcome
+    from unix_users import ordinary_users
+
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        return None
+    with ordinary_users("course-bench") as (user,):
+        root = user.home / "course"
+        shutil.copytree(course, root)
+        user.give(root)
+        done = json.loads(user.python(AS_USER, root, aid, workers).stdout.strip().splitlines()[-1])
+        outcomes = {o["student"]: Outcome(**o) for o in done["outcomes"]}
+        return done["seconds"], outcomes, scores(root, aid, outcomes)
 
 
 def scores(root, aid, students_):
@@ -155,13 +230,12 @@ def breakdown(root, aid, sample):
     from nbgrader.preprocessors import SaveAutoGrades
     from course.grading import batch as grade, ledger
     from course.grading.preprocessors import verdict
-    from course.grading.sandbox.kernel import SandboxedExecute
+    from course.grading.preprocessors.execute import SandboxedExecute
 
     timer = StageTimer()
     timer.wrap(NbGraderAPI, "autograde", "nbgrader autograde (all of it)")
     timer.wrap(NbGraderAPI, "generate_feedback", "feedback HTML")
-    timer.wrap(NotebookClient, "async_start_new_kernel", "kernel start (fork from the warm sandbox)",
-               "start_new_kernel")
+    timer.wrap(NotebookClient, "async_start_new_kernel", "kernel start (fork from the warm sandbox)", "start_new_kernel")
     timer.wrap(NotebookClient, "async_start_new_kernel_client", "kernel client connect + kernel_info",
                "start_new_kernel_client")
     timer.wrap(NotebookClient, "async_execute_cell", "cells: the notebook's code", "execute_cell")
@@ -174,12 +248,13 @@ def breakdown(root, aid, sample):
     timer.wrap(ledger, "submission_hash", "ledger: hashes")
     timer.wrap(ledger, "assignment_version", "ledger: hashes")
     db = f"sqlite:///{root}/gradebook.db?timeout=60"
-    grade.grade_one(str(root), db, aid, sample[0], True, True, True)  # warm the process and its sandbox
-    timer.seconds.clear()
-    start = time.perf_counter()
-    for student in sample[1:]:
-        grade.grade_one(str(root), db, aid, student, True, True, True)
-    total = time.perf_counter() - start
+    with quiet(root / "breakdown.log"):
+        grade.grade_one(str(root), db, aid, sample[0], True, True, True)  # warm the process and its sandbox
+        timer.seconds.clear()
+        start = time.perf_counter()
+        for student in sample[1:]:
+            grade.grade_one(str(root), db, aid, student, True, True, True)
+        total = time.perf_counter() - start
     n = len(sample) - 1
     stages = {stage: seconds / n for stage, seconds in timer.seconds.items()}
     stages["total per submission (1 worker, feedback on)"] = total / n
@@ -281,50 +356,74 @@ def main(argv=None):
         print(f"scratch: {work}; load average {os.getloadavg()}", flush=True)
         course = work / "course"
         expected = make_course(course, aid, args.n)
-        base_root, ours_root = work / "baseline", work / "ours"
-        shutil.copytree(course, base_root)
-        shutil.copytree(course, ours_root)
+        base_root, ours_root, dask_root = work / "baseline", work / "ours", work / "dask"
+        for copy in (base_root, ours_root, dask_root):
+            shutil.copytree(course, copy)
         print(f"grading {args.n} submissions of {aid} with plain nbgrader ...", flush=True)
         base_s = run_baseline(base_root, aid, work)
-        print(f"grading them with grade_batch(workers={args.workers}) ...", flush=True)
-        ours_s = run_ours(ours_root, aid, work, args.workers)
-        print("adding 5 submissions to the 40 graded ones and grading again ...", flush=True)
+        me = "root" if os.geteuid() == 0 else "this user"
+        print(f"grading them with grade_batch(workers={args.workers}) as {me} ...", flush=True)
+        modes = {me: run_ours(ours_root, aid, work, args.workers)}
+        print("... as an ordinary user ...", flush=True)
+        as_user = run_as_ordinary_user(course, aid, args.workers)
+        if as_user is not None:
+            modes["ordinary user"] = as_user[:2]
+        print(f"... and on a Dask LocalCluster of {args.workers} workers ...", flush=True)
+        modes["Dask, 1 machine"] = run_on_dask(dask_root, aid, work, args.workers)
+        print("adding 5 submissions to the graded ones and grading again ...", flush=True)
         alone_root = work / "alone"
         shutil.copytree(course, alone_root, ignore=lambda folder, names: {"submitted"} & set(names))
         added = add_submissions(ours_root, aid, 5, args.n + 1)
         add_submissions(alone_root, aid, 5, args.n + 1)
-        incremental_s = run_ours(ours_root, aid, work, args.workers)
+        incremental_s, _ = run_ours(ours_root, aid, work, args.workers)
         print("grading the same 5 alone ...", flush=True)
-        alone_s = run_ours(alone_root, aid, work, args.workers)
+        alone_s, _ = run_ours(alone_root, aid, work, args.workers)
         print("per-stage breakdown ...", flush=True)
         sample_root = work / "sample"
         shutil.copytree(course, sample_root)
         stages = breakdown(sample_root, aid, sorted(expected)[:14])
         print("similar submissions: the batch and a synthetic class of 500 ...", flush=True)
         similar_rows = similarity_times(course, aid, work)
-        base, ours = scores(base_root, aid, expected), scores(ours_root, aid, expected)
-        differ = [s for s in expected if base[s] != ours[s]]
-        for s in differ:
-            print(f"DIFFERENT {s} ({expected[s][0]}): nbgrader {base[s]}, ours {ours[s]}")
-        off = [s for s in expected if ours[s] != expected[s][1]]
-        for s in off:
-            print(f"unexpected {s} ({expected[s][0]}): ours {ours[s]}, tests/submissions.py expects {expected[s][1]}")
-        rows = [("plain nbgrader autograde (s/submission)", base_s / args.n, ""),
-                (f"grade_batch, {args.workers} workers (s/submission)", ours_s / args.n, ""),
-                ("throughput ratio (baseline / ours)", base_s / ours_s, "x"),
-                (f"incremental: {len(added)} new beside {args.n} graded (s, total)", incremental_s, ""),
-                (f"the same {len(added)} graded alone (s, total)", alone_s, ""),
-                ("incremental minus alone (s)", incremental_s - alone_s, "")]
+        base = scores(base_root, aid, expected)
+        graded_by = {me: scores(ours_root, aid, expected), "Dask, 1 machine": scores(dask_root, aid, expected)}
+        if as_user is not None:
+            graded_by["ordinary user"] = as_user[2]
+        differ = sorted({(mode, s) for mode, got in graded_by.items() for s in expected if got[s] != base[s]})
+        for mode, s in differ:
+            print(f"DIFFERENT {s} ({expected[s][0]}): nbgrader {base[s]}, ours ({mode}) {graded_by[mode][s]}")
+        for mode, got in graded_by.items():
+            for s in expected:
+                if got[s] != expected[s][1]:
+                    print(f"unexpected {s} ({expected[s][0]}), {mode}: ours {got[s]}, "
+                          f"tests/submissions.py expects {expected[s][1]}")
+        for s in expected:  # the planted broken students: one line each, why they were not graded
+            if expected[s][1] is None:
+                whys = {mode: outcomes[s].message for mode, (_, outcomes) in modes.items()}
+                why = (next(iter(whys.values())) if len(set(whys.values())) == 1
+                       else "; ".join(f"{mode}: {message}" for mode, message in whys.items()))
+                print(f"expected failure {s} ({expected[s][0]}), not graded: {why}")
+        names = list(modes)
+        rows = [("plain nbgrader autograde (s/submission)", base_s / args.n, "")]
+        rows += [(f"grade_batch, {args.workers} workers (s/submission)", [modes[m][0] / args.n for m in names], "")]
+        rows += [("throughput ratio (baseline / ours)", [base_s / modes[m][0] for m in names], "x"),
+                 (f"incremental: {len(added)} new beside {args.n} graded (s, total)", incremental_s, ""),
+                 (f"the same {len(added)} graded alone (s, total)", alone_s, ""),
+                 ("incremental minus alone (s)", incremental_s - alone_s, "")]
         rows += [(f"stage: {name}", seconds, " s/submission") for name, seconds in stages.items()]
         rows += similar_rows
         if args.book:
             print("timing the site's builds ...", flush=True)
             rows += [(f"book: {name} (s, target {BOOK_TARGETS[name]})", s, " OK" if s <= BOOK_TARGETS[name] else " SLOW")
                      for name, s in book_times(work).items()]
-        print(f"\n{args.n} submissions of {aid}; total: nbgrader {base_s:.1f}s, ours {ours_s:.1f}s; "
-              f"same scores: {args.n - len(differ)}/{args.n}; load average {os.getloadavg()}")
+        print(f"\n{args.n} submissions of {aid}; total: nbgrader {base_s:.1f}s, ours "
+              + ", ".join(f"{m} {modes[m][0]:.1f}s" for m in names)
+              + f"; same scores: {args.n - len({s for _, s in differ})}/{args.n}; load average {os.getloadavg()}")
+        print(f"  {'':<52} " + " ".join(f"{m:>16}" for m in names))
         for label, value, unit in rows:
-            print(f"  {label:<52} {value:8.2f}{unit}")
+            if isinstance(value, list):
+                print(f"  {label:<52} " + " ".join(f"{v:>15.2f}{unit or ' '}" for v in value))
+            else:
+                print(f"  {label:<52} {value:8.2f}{unit}")
         return 1 if differ else 0
     finally:
         if args.keep:

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from queue import Empty
 
+import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, List, Type, Unicode, default
@@ -59,6 +60,11 @@ class ReadyKernelClient(AsyncKernelClient):
                 raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
 
     wait_for_ready = _async_wait_for_ready
+
+    def start_channels(self, *args, **kwargs):
+        # zmq retries a connection to a socket the kernel has not bound yet every 100 ms by default.
+        self.context.setsockopt(zmq.RECONNECT_IVL, 5)
+        return super().start_channels(*args, **kwargs)
 
 
 class SandboxKernelManager(AsyncKernelManager):
