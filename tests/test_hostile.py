@@ -215,8 +215,10 @@ def batches(request, tmp_path_factory):
     # timing, so a machine slow enough for an honest submission to near it raises it instead
     # of timing honest students out beside the bombs.
     limit = max(20, math.ceil(2 * max(o.seconds for o in calm.values())))  # a submission's time bounds its cells
-    # A notebook's limit: room for an endless cell's limit and the interrupt after it, not more.
-    notebook_limit = 3 * limit
+    # A notebook's limit: room for an endless cell's limit and the interrupt after it, not more
+    # (an honest submission takes at most half the cell limit; the sleeping notebook holds its
+    # worker this long).
+    notebook_limit = limit + max(15, limit // 2)
     mp = pytest.MonkeyPatch()
     try:
         mp.setenv("COURSE_CELL_TIMEOUT", str(limit))

@@ -3,15 +3,14 @@ repository, the TODOs filled in as an author would, then the new chapter release
 (the reference full marks, the untouched release 0) and builds into a page."""
 import csv
 import os
-import shutil
 import subprocess
 import sys
-import tarfile
 
 import nbformat
 import pytest
 
-from course import ROOT, catalog
+from course import catalog
+from test_walkthrough import fresh_copy
 
 pytestmark = pytest.mark.sandbox
 
@@ -25,21 +24,11 @@ def run(*args, cwd, timeout=300):
     return result
 
 
-def copy_of_repository(target):
-    """The checkout's files as a fresh clone would have them (tracked, and new files not ignored)."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    target.mkdir()
-    for name in filter(None, listed):
-        if (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
-    return target
-
-
 @pytest.fixture(scope="module")
 def scaffolded(tmp_path_factory):
-    repo = copy_of_repository(tmp_path_factory.mktemp("fork") / "course")
+    repo = tmp_path_factory.mktemp("fork") / "course"
+    repo.mkdir()
+    fresh_copy(repo)  # the files a clone has
     run("new-chapter", AID, "--title", "A scaffolded chapter", "--topic", "Doubling numbers", cwd=repo)
     run("new-exercise", AID, NAME, "--signature", f"def {NAME}(x)", "--points", "2", cwd=repo)
     return repo

@@ -83,6 +83,12 @@ def guard_exercise_cells(exercises):
 
         def pre(self, info):
             self.cell, self.handled = None, False
+            try:
+                self._classify(info)
+            except Exception:  # noqa: BLE001: the notebook's code rebound a name the guard uses: no guard
+                self.cell = None
+
+        def _classify(self, info):
             source = info.raw_cell or ""
             if "raises-exception" in ((getattr(info, "cell_meta", None) or {}).get("tags") or []):
                 return  # JupyterLab sends the cell's metadata: an error shown on purpose stays an error
@@ -112,11 +118,14 @@ def guard_exercise_cells(exercises):
             self.cell, self.handled = None, False
 
         def handler(self, shell, etype, value, tb, tb_offset=None):
-            if self.cell is None or not issubclass(etype, Exception):
-                return shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
-            self.handled = True
-            _say_needs(self.cell[0], value, _cell_line(tb, value), defines=self.cell[1])
-            return []
+            try:
+                if self.cell is not None and issubclass(etype, Exception):
+                    _say_needs(self.cell[0], value, _cell_line(tb, value), defines=self.cell[1])
+                    self.handled = True
+                    return []
+            except Exception:  # noqa: BLE001: as in pre(): the error is shown as it is
+                self.handled = False
+            return shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
     guard = shell._course_guard = Guard()
     shell.events.register("pre_run_cell", guard.pre)
