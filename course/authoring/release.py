@@ -32,16 +32,13 @@ from nbclient import NotebookClient
 
 from course import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT
 from course.authoring import sources
+from course.authoring.sources import grade_id
 from course.checkout import refuse_another_checkout
 from course.grading.gradebook import nbgrader_api
 
 REFERENCE_TAG = "reference-output"
 CHECKED_TAG = "nbval-check-output"  # nbval compares these cells' stored outputs with a fresh run
 SUMMARY_TAG = "course-summary"  # the student notebook's last cell: the table of visible checks
-
-
-def grade_id(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
 def tags(cell):

@@ -30,10 +30,10 @@ POINTS = re.compile(r"\{\{\s*points:(\w+)\s*\}\}")
 FORMAT = "md:myst"
 
 
-def setup_cell(assignment_id):
+def setup_cell(assignment_id, chapters=None):
     """The chapter's setup cell: SETUP_CELL, then the guard that keeps Run All going past a cell
     that needs one of this chapter's exercises (course/notebook/setup_cell.py)."""
-    exercises = [e.name for c in catalog.read() if c.id == assignment_id for e in c.exercises]
+    exercises = [e.name for c in chapters or catalog.read() if c.id == assignment_id for e in c.exercises]
     return f"{SETUP_CELL}\n\n\nguard_exercise_cells({exercises!r})"
 
 
@@ -57,14 +57,15 @@ def notebook(assignment_id, text=None, points=None):
             raise SourceError(f"{path.relative_to(ROOT)} is missing: every chapter of solutions/catalog.toml "
                               "needs its source (course new-chapter makes one)")
         text = path.read_text()
-    points = catalog.points() if points is None else points
+    chapters = catalog.read()
+    points = catalog.points(chapters) if points is None else points
     nb = jupytext.reads(text, fmt=FORMAT)
     nb.metadata.pop("jupytext", None)
     nb.metadata["language_info"] = {"name": "python"}
     setup = [c for c in nb.cells if grade_id(c) == "setup"]
     if len(setup) != 1:
         raise SourceError(f"{path.name}: expected one cell with grade_id 'setup', found {len(setup)}")
-    setup[0].source = setup_cell(assignment_id)
+    setup[0].source = setup_cell(assignment_id, chapters)
     used = set()
     for n, cell in enumerate(nb.cells):
         name = grade_id(cell)

@@ -192,7 +192,6 @@ def grade_one(root, db_url, assignment, student, feedback=True, sandbox=True, fo
     ledger.forget(root, assignment, student)  # a kill from here on leaves no record: graded again next time
     problem = problem_with(folder / f"{assignment}.ipynb", assignment, known_ids)
     if problem is None:
-        deadlines.sync_extension(gb, due, assignment, student)
         result = api.autograde(assignment, student, force=True, create=True)
         logs.log.debug("nbgrader autograde %s %s:\n%s", assignment, student, result.get("log", ""))
         if not result["success"]:
