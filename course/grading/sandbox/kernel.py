@@ -16,8 +16,9 @@ starts each kernel through `SandboxKernelManager`:
 
 The kernel talks to the grader over ipc sockets (TCP cannot cross the network namespace). It
 binds them in its own scratch folder, inside its disk budget; the grader reaches them through
-the kernel's root (/proc/<pid>/root), by links in a folder of its own (see `link_sockets`). `SandboxedExecute` adds a per-cell timeout (default, or the cell's
-`metadata.course.timeout`, capped) and a per-cell output budget.
+the kernel's root (/proc/<pid>/root), by links in a folder of its own (see `link_sockets`).
+`SandboxedExecute` adds a per-cell timeout (default, or the cell's `metadata.course.timeout`,
+capped) and a per-cell output budget.
 """
 import fcntl
 import glob
@@ -36,8 +37,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, List, Type, Unicode, default
 
 from course.grading.sandbox.base import (CONNECTION_STAGE, NAMESPACE_UID, PASSED_ENV, STAGE, SYSTEM_PATHS,
-                                         SandboxUnavailable,
-                                         end_namespace, kill_uid, own_folder, rootless)
+                                         SandboxUnavailable, end_namespace, kill_uid, own_folder, rootless)
 from course.grading.sandbox.warm import Zygote, ZygoteProcess
 
 
@@ -80,6 +80,9 @@ class SandboxKernelManager(AsyncKernelManager):
                                      "for an ordinary user")
     first_uid = Integer(61000, config=True, help="Kernels run as first_uid, first_uid + 1, ...")
     uids = Integer(1000, config=True, help="How many uids the sandbox may use at once")
+    uid_locks = Unicode("/var/tmp/course-sandbox/uids", config=True,
+                        help="As root: the folder of the locks that share the uids out among every grader of "
+                             "this machine (uids are the machine's), whatever each grader's base")
     memory = Integer(4 * 2**30, config=True, help="Address-space limit of the kernel, bytes")
     processes = Integer(256, config=True, help="Processes and threads the kernel's uid may have")
     cpu_seconds = Integer(900, config=True, help="CPU seconds for the whole notebook")
@@ -97,15 +100,16 @@ class SandboxKernelManager(AsyncKernelManager):
 
     @default("base")
     def _default_base(self):
-        return os.environ.get("COURSE_SANDBOX_BASE", "/var/tmp/course-sandbox") + (f"-{os.geteuid()}" if rootless() else "")
+        base = os.environ.get("COURSE_SANDBOX_BASE", "/var/tmp/course-sandbox")
+        return base + (f"-{os.geteuid()}" if rootless() else "")
 
     def _claim_uid(self):
-        """A uid no other sandbox holds now: an flock on <base>/uids/<n>.lock, held until cleanup.
+        """A uid no other sandbox holds now: an flock on <uid_locks>/<n>.lock, held until cleanup.
         An ordinary user's kernels all see NAMESPACE_UID, each in a user namespace of its own."""
         if rootless():
             return NAMESPACE_UID
-        folder = Path(self.base) / "uids"
-        folder.mkdir(parents=True, exist_ok=True)
+        own_folder(Path(self.uid_locks).parent, 0o711)
+        folder = own_folder(self.uid_locks, 0o755)
         for n in range(self.uids):
             handle = open(folder / f"{n}.lock", "a")
             try:
@@ -123,8 +127,7 @@ class SandboxKernelManager(AsyncKernelManager):
         # Not the notebooks: nbgrader wrote the one being graded there with its hidden tests
         # restored, and the kernel receives its cells one by one anyway.
         shutil.copytree(cwd, work, symlinks=True, ignore=shutil.ignore_patterns("*.ipynb"))
-        for name in ("tmp", "kernel"):
-            (scratch / name).mkdir()
+        (scratch / "kernel").mkdir()  # the grader's: the connection file, links to the kernel's sockets
         if not rootless():
             for path in [scratch, *scratch.rglob("*")]:
                 os.lchown(path, uid, uid)
@@ -187,7 +190,8 @@ class SandboxKernelManager(AsyncKernelManager):
     def _limits(self, uid):
         limits = [f"--{name[len('RLIMIT_'):].lower()}={value}" for name, value in self.rlimits().items()]
         # The kernel copies its submission into its disk budget first, as itself (see _disk_budget).
-        copy = ["sh", "-c", f'cp -R -p {STAGE} work && cp -p {CONNECTION_STAGE} kernel/ && cd work && exec "$@"', "sh"]
+        copy = ["sh", "-c", f'cp -R -p {STAGE} work && cp -p {CONNECTION_STAGE} kernel/ && cd work && exec "$@"',
+                "sh"]
         if rootless():  # bwrap already dropped every capability and set no_new_privs
             return ["prlimit", *limits, "--", *copy]
         return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
