@@ -13,7 +13,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-## Build the site into _build/html (executes the chapters; cached between builds).
+## Build the site into _build/html (executes the chapters; cached between builds). Its kernels
+## get one math thread and this checkout's matplotlib font cache, as the release's do
+## (course/authoring/release.py): the pages do not depend on the machine's cores or caches.
+book: export OMP_NUM_THREADS := 1
+book: export MKL_NUM_THREADS := 1
+book: export OPENBLAS_NUM_THREADS := 1
+book: export MPLCONFIGDIR := $(CURDIR)/_build/matplotlib
 book: venv
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
