@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv book book-solutions release test quick clean bench
+.PHONY: venv book book-solutions release test quick clean bench axe
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -13,7 +13,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-## Build the site into _build/html (executes the chapters; cached between builds).
+## Build the site into _build/html (executes the chapters; cached between builds). Its kernels
+## get one math thread and this checkout's matplotlib font cache, as the release's do
+## (course/authoring/release.py): the pages do not depend on the machine's cores or caches.
+book: export OMP_NUM_THREADS := 1
+book: export MKL_NUM_THREADS := 1
+book: export OPENBLAS_NUM_THREADS := 1
+book: export MPLCONFIGDIR := $(CURDIR)/_build/matplotlib
 book: venv
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
@@ -28,9 +34,9 @@ release: venv
 	$(BIN)/course release
 
 ## Debian packages the tests need, installed only when missing: Chromium (the browser tests;
-## Playwright drives it, no test downloads a browser), bubblewrap (the grading sandbox) and
-## PostgreSQL (the gradebook on a database server).
-SYSTEM_PACKAGES := /usr/bin/chromium:chromium /usr/bin/bwrap:bubblewrap /usr/lib/postgresql:postgresql
+## Playwright drives it, no test downloads a browser), bubblewrap (the grading sandbox),
+## PostgreSQL (the gradebook on a database server) and npm (fetches axe-core, below).
+SYSTEM_PACKAGES := /usr/bin/chromium:chromium /usr/bin/bwrap:bubblewrap /usr/lib/postgresql:postgresql /usr/bin/npm:npm
 .PHONY: system
 system:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do test -e "$${pair%%:*}" || missing="$$missing $${pair##*:}"; done; \
@@ -38,8 +44,19 @@ system:
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 	@for pair in $(SYSTEM_PACKAGES); do test -e "$${pair%%:*}" || { echo "missing $${pair%%:*}"; exit 1; }; done
 
+## axe-core, the accessibility audit the browser tests run in each page (tests/browser.py reads
+## $(VENV)/npm/node_modules/axe-core/axe.min.js), pinned, from the npm registry; only when missing.
+AXE_VERSION := 4.14.1
+AXE_STAMP := $(VENV)/npm/axe-core@$(AXE_VERSION)
+axe: $(AXE_STAMP)
+$(AXE_STAMP): | system
+	mkdir -p $(VENV)/npm
+	npm install --prefix $(VENV)/npm --no-save --no-audit --no-fund --no-package-lock --loglevel=error axe-core@$(AXE_VERSION)
+	test -s $(VENV)/npm/node_modules/axe-core/axe.min.js
+	touch $@
+
 ## Run every test.
-test: venv system
+test: venv system axe
 	$(BIN)/python -m pytest
 
 ## A contributor's quick loop: every test that needs no browser, sandbox, database, site build,

@@ -64,6 +64,9 @@ c.GenerateFeedback.preprocessors = [
     "course.grading.feedback.ReadableFeedback",  # setup cell folded, no figure stand-ins, math as MathML
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Code in feedback pages coloured for a 4.5:1 contrast at least (WCAG AA; pygments' default
+# style's comments and keywords fall below it): accessible-pygments' high-contrast light style.
+c.CSSHTMLHeaderPreprocessor.style = "a11y-high-contrast-light"
 c.Exchange.root = os.environ.get("COURSE_EXCHANGE", "/srv/nbgrader/exchange")
 # Late work: due dates, extensions and the late policy are in deadlines.toml (course/grading/deadlines.py);
 # nbgrader's AssignLatePenalties (above) asks this plugin for each late submission's penalty.

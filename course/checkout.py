@@ -3,7 +3,7 @@ current folder, or else whatever clone is installed: from another clone's autogr
 the installed one, which would grade (and write into) its own course folder, not this one."""
 from pathlib import Path
 
-from course import AUTOGRADERS, ROOT
+from course import ROOT
 
 
 def checkout_of(folder):
@@ -18,7 +18,7 @@ def checkout_of(folder):
 def refuse_another_checkout(root=None):
     """Stop when the course folder given (`root`; without one, the current folder) is in another
     checkout than this package's: its sources, config and gradebook are not the ones used."""
-    folder = Path.cwd() if root is None or Path(root) == AUTOGRADERS else Path(root)
+    folder = Path.cwd() if root is None else Path(root)
     other = checkout_of(folder)
     if other is not None and other != ROOT:
         raise SystemExit(

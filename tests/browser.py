@@ -35,6 +35,9 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
+# axe-core, pinned in the Makefile (`make axe`, which `make test` runs), from the npm registry.
+AXE = ROOT / ".venv" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")  # the axe impacts that fail a page
 VIEWPORT = {"width": 1280, "height": 900}
 # Folders of a Sphinx build that hold assets and templates, not pages.
 NOT_PAGES = {"_static", "_sources", "_images", "_downloads", ".doctrees", "jupyter_execute"}
@@ -320,6 +323,35 @@ _TEXT_JS = """() => {
 }"""
 
 
+_AXE_RUN_JS = """async () => {
+    const result = await axe.run(document, {resultTypes: ['violations']});
+    return result.violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help,
+        targets: v.nodes.map(n => n.target.join(' ')),
+    }));
+}"""
+
+
+def axe_violations(page):
+    """Every violation axe-core finds on the open page: [{id, impact, help, targets}]."""
+    if not AXE.is_file():
+        raise RuntimeError(f"{AXE} is missing: run `make axe` (npm install of the pinned axe-core)")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(content=AXE.read_text())  # inline: no request for the network block to see
+    return page.evaluate(_AXE_RUN_JS)
+
+
+def check_accessibility(page, impacts=SERIOUS):
+    """No axe-core violation of a serious or critical impact: one line per rule, with its
+    impact, how many elements and the first selectors."""
+    problems = []
+    for v in axe_violations(page):
+        if v["impact"] in impacts:
+            shown = ", ".join(v["targets"][:5]) + (f", … ({len(v['targets']) - 5} more)" if len(v["targets"]) > 5 else "")
+            problems.append(f"axe {v['id']} ({v['impact']}, {len(v['targets'])} elements): {v['help']}: {shown}")
+    return problems
+
+
 def check_leaks(page, secrets=None):
     """No solution marker or solution/hidden-test line in the page's text (hidden parts too).
 
@@ -406,6 +438,7 @@ CHECKS = {
     "images": check_images,
     "animations": check_animations,
     "leaks": check_leaks,
+    "accessibility": check_accessibility,
 }
 START = "chapters/intro.html"
 

@@ -12,8 +12,9 @@ import pytest
 
 import browser
 from browser import site_root  # noqa: F401  (fixture: conftest's `site` or $COURSE_SITE)
-from browser import (check_animations, check_buttons, check_images, check_leaks, check_math,
-                     check_title, open_page, search, serve, tour)
+from browser import (check_accessibility, check_animations, check_buttons, check_images, check_leaks,
+                     check_math, check_title, open_page, search, serve, tour)
+from course.authoring.site_fixes import accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -62,12 +63,13 @@ def report(visits, check):
 
 
 @pytest.mark.parametrize("check", ["load", "title", "errors", "external", "math", "images",
-                                   "animations", "buttons", "leaks", "navigation"])
+                                   "animations", "buttons", "leaks", "accessibility", "navigation"])
 def test_every_page(visits, check):
     """load: HTTP 200; title; errors: no console error or uncaught exception; external: no
     request left localhost; math: typeset, no raw TeX; images: all loaded; animations: Play
     plays; buttons: Colab/download open existing notebooks; leaks: no solution code;
-    navigation: 'next' and 'previous' lead to the right pages."""
+    accessibility: no serious or critical axe-core violation (every rule axe runs by default;
+    none is disabled); navigation: 'next' and 'previous' lead to the right pages."""
     problems = report(visits, check)
     assert not problems, f"{check} problems:\n{problems}"
 
@@ -125,7 +127,7 @@ def jshtml_animation():
     return re.sub(r"<link[^>]*font-awesome[^>]*>", "", markup)
 
 
-PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>
+PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <script>window.MathJax = {{tex: {{inlineMath: [["\\\\(", "\\\\)"]], displayMath: [["\\\\[", "\\\\]"]]}},
  options: {{processHtmlClass: "math", ignoreHtmlClass: "tex2jax_ignore|mathjax_ignore"}}}};</script>
 <script defer src="/_static/mathjax/tex-chtml.js"></script>{head}</head>
@@ -143,9 +145,11 @@ def fake(tmp_path_factory):
     (root / "_sources" / "chapters" / "good.ipynb").write_text("{}")
     animation = jshtml_animation()
     pages = {
-        "good": dict(body=f"""<p>Prose with a formula <span class="math">\\(\\frac{{a}}{{b}}\\)</span></p>
+        "good": dict(body=f"""<main><p>Prose with a formula <span class="math">\\(\\frac{{a}}{{b}}\\)</span></p>
             <div class="math">\\[x^2\\]</div><pre>code may say \\frac and $$ freely</pre>
-            <img src="_images/dot.png">{animation}"""),
+            <img src="_images/dot.png" alt="a dot">{accessible(animation)}</main>"""),
+        "inaccessible": dict(body='<img src="_images/dot.png"><button></button>'),
+        "raw-animation": dict(body=animation),
         "figure-removed": dict(body='<img src="_images/gone.png">'),
         "raw-math": dict(body="<p>Display math left as text: $$x^2$$</p>"),
         "raw-inline-math": dict(body="<p>The loss $\\frac{1}{n}\\sum_i e_i$ is</p>"),
@@ -198,7 +202,7 @@ def test_good_fake_page_passes_every_checker(fake_page):
     page, log = fake_page("good.html")
     assert page.locator("mjx-container").count() == 2
     found = (check_title(page) + check_math(page) + check_images(page) + check_animations(page)
-             + check_leaks(page, {"w = w - lr * grad"}) + log.problems() + log.external)
+             + check_leaks(page, {"w = w - lr * grad"}) + check_accessibility(page) + log.problems() + log.external)
     assert found == []
 
 
@@ -214,6 +218,11 @@ def test_good_fake_page_passes_every_checker(fake_page):
     ("leak.html", lambda page: check_leaks(page, {"w = w - lr * grad"}), "solution marker"),
     ("leak.html", lambda page: check_leaks(page, {"w = w - lr * grad"}), "solution line in the page: w = w - lr * grad"),
     ("untitled.html", check_title, "no <title>"),
+    ("inaccessible.html", check_accessibility, "axe image-alt (critical, 1 elements)"),
+    ("inaccessible.html", check_accessibility, "axe button-name (critical, 1 elements)"),
+    # matplotlib's animation as to_jshtml writes it: site_fixes.accessible names its frame and slider.
+    ("raw-animation.html", check_accessibility, "axe image-alt (critical, 1 elements)"),
+    ("raw-animation.html", check_accessibility, "axe label (critical, 1 elements)"),
 ])
 def test_checker_catches_planted_fault(fake_page, name, checker, expected):
     page, _ = fake_page(name)

@@ -184,6 +184,9 @@ def test_this_checkout_s_commands_refuse_the_fork_s_course_folder(fork, monkeypa
     for main in (batch.main, release.main):
         with pytest.raises(SystemExit, match=refused):
             main(["no-such-assignment"])
+    with pytest.raises(SystemExit) as stopped:  # from there, this checkout's own folder named explicitly
+        batch.main(["no-such-assignment", "--root", str(ROOT / "autograders")])
+    assert stopped.value.code == 2 and "unknown assignment id" in capsys.readouterr().err
     monkeypatch.chdir(ROOT / "autograders")  # this checkout's own folder: past the check, to the id's error
     with pytest.raises(SystemExit) as stopped:
         batch.main(["no-such-assignment"])

@@ -450,11 +450,13 @@ def test_feedback_pages_read_well_offline_in_chromium(batch):
     """Each student's feedback page on a narrow screen with the network blocked: no line is cut
     (every <pre> wraps: its scrollWidth is its clientWidth), math is typeset (MathML, laid out
     with a size) with no raw TeX left, no figure appears as its text stand-in, the setup
-    cell's code is left out, and nothing is loaded from outside."""
+    cell's code is left out, nothing is loaded from outside, and axe-core finds no serious or
+    critical accessibility violation."""
     import browser
 
     pages = sorted((batch.root / "feedback").glob(f"*/{AID}/{AID}.html"))
     assert [p.parts[-3] for p in pages] == ["s-one", "s-ref", "s-stub", "x-unlisted"], pages  # s-broken: not graded
+    inaccessible = {}
     with browser.serve(batch.root) as base, browser.chromium() as chrome:
         context = chrome.new_context(viewport={"width": 760, "height": 900})
         for path in pages:
@@ -467,6 +469,9 @@ def test_feedback_pages_read_well_offline_in_chromium(batch):
             assert state["prose"] and not re.search(r"\\[a-z]+|\$\S", state["prose"]), f"{rel}: raw TeX in the prose"
             assert "<Figure size" not in state["text"] and "def seed_everything" not in state["text"], rel
             assert log.external == [] and log.problems() == [], (log.external, log.problems())
+            inaccessible[rel] = browser.check_accessibility(page)
             browser.screenshot(page, rel)  # feedback__<student>__...png
             page.close()
         context.close()
+    inaccessible = {rel: found for rel, found in inaccessible.items() if found}
+    assert not inaccessible, "\n".join(f"{rel}:\n  " + "\n  ".join(found) for rel, found in inaccessible.items())

@@ -167,7 +167,8 @@ def _run(execute, cells, tmp_path):
 
 
 # What a kernel holds open that is not its own (its sockets, pipes and event fds are ipykernel's),
-# and how much it can write in its working folder, its TMPDIR and /dev/shm before the disk says no.
+# and how much it can write in its working folder, its TMPDIR, its kernel folder (the ipc sockets)
+# and /dev/shm before the disk says no.
 BOUNDS = r'''
 import json, os, tempfile
 fds = {}
@@ -178,7 +179,7 @@ for fd in os.listdir('/proc/self/fd'):
         pass  # the listing's own descriptor, closed already
 foreign = sorted(t for t in fds.values() if not t.startswith(('socket:', 'anon_inode:', 'pipe:', '/dev/null')))
 written = {}
-for place in ['.', tempfile.gettempdir(), '/dev/shm']:
+for place in ['.', tempfile.gettempdir(), '../kernel', '/dev/shm']:
     total = 0
     try:
         for n in range(64):
@@ -188,7 +189,7 @@ for place in ['.', tempfile.gettempdir(), '/dev/shm']:
                     total += 2**20
     except OSError as error:
         written[place] = [total, error.errno]
-print(json.dumps({'foreign': foreign, 'written': written, 'kernel-folder-writable': os.access('../kernel', os.W_OK)}))
+print(json.dumps({'foreign': foreign, 'written': written}))
 '''
 
 
@@ -204,11 +205,11 @@ def test_a_kernel_holds_nothing_of_the_grader_s_and_its_disk_is_bounded(tmp_path
     seen = json.loads(nb.cells[0].outputs[0].text)
     assert seen["foreign"] == [], seen
     written = list(seen["written"].values())
-    assert len(written) == 3 and all(code == errno.ENOSPC for _, code in written), seen
-    # Work and TMPDIR share one budget: together they hold less than it, less the submission's copy.
-    assert sum(total for total, _ in written[:2]) <= 48 * 2**20 - 2**20, seen
-    assert written[2][0] <= 32 * 2**20, seen  # /dev/shm: a budget of its own
-    assert seen["kernel-folder-writable"] is sandbox.rootless(), seen  # sealed once ready, as root
+    assert len(written) == 4 and all(code == errno.ENOSPC for _, code in written), seen
+    # Work, TMPDIR and the kernel folder (its ipc sockets) share one budget: together they hold less
+    # than it, less the submission's copy. None of them is on the grader's disk.
+    assert sum(total for total, _ in written[:3]) <= 48 * 2**20 - 2**20, seen
+    assert written[3][0] <= 32 * 2**20, seen  # /dev/shm: a budget of its own
 
 
 def test_a_notebook_past_its_time_limit_ends_from_outside_at_once(tmp_path):

@@ -58,6 +58,7 @@ def write_sources(out=OUT):
         nbformat.write(with_solutions(chapter, nbformat.read(source_notebook(aid), as_version=4)),
                        src / "chapters" / f"{aid}.ipynb")
     shutil.copyfile(ROOT / "_toc.yml", src / "_toc.yml")
+    shutil.copytree(ROOT / "_templates", src / "_templates")  # the theme components _config.yml replaces
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["title"] = f"{config['title']} (with solutions)"
     config["execute"]["cache"] = str(ROOT / "_build" / ".jupyter_cache")  # the main build's runs

@@ -514,7 +514,7 @@ def main(argv=None, prog=None):
     parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("assignments", nargs="*", default=None,
                         help="assignment ids (default: every assignment released with course release)")
-    parser.add_argument("--root", default=str(AUTOGRADERS), help="nbgrader course folder (default: autograders/)")
+    parser.add_argument("--root", default=None, help="nbgrader course folder (default: autograders/)")
     parser.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in the course folder)")
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
     parser.add_argument("--force", action="store_true",
@@ -541,6 +541,7 @@ def main(argv=None, prog=None):
                              "the same as COURSE_SHOW_HIDDEN_VALUES=1, and a switch regrades")
     args = parser.parse_args(argv)
     refuse_another_checkout(args.root)
+    args.root = args.root or str(AUTOGRADERS)
     if args.show_hidden_values:  # read by the course's nbgrader config and the ledger, in every worker
         os.environ["COURSE_SHOW_HIDDEN_VALUES"] = "1"
     canvas_ids = dict(pair.split("=", 1) for pair in args.canvas_assignment if "=" in pair)

@@ -9,7 +9,9 @@
   environment, for every submission; the compiled templates are kept in memory and reused.
   nbconvert parses each page it rendered with BeautifulSoup to add an image's missing alt text
   and make inputs and outputs focusable: two thirds of a page's time. The same attributes are
-  added to the template's own tags by pattern instead.
+  added to the template's own tags by pattern instead. For readers with assistive technology
+  (the axe-core audit of tests/test_report.py) the page says its language, links are
+  underlined and dark enough, and the colours of tracebacks are darkened to a 4.5:1 contrast.
 """
 import re
 
@@ -25,9 +27,21 @@ FIGURE_STAND_IN = re.compile(r"^<(Figure|matplotlib\.\w+\.\w+) size [\d.]+x[\d.]
 # $$...$$ (display) or $...$ (inline) outside code: not \$ and not a lone $ followed by a space.
 MATH = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<![\\$])\$(?!\s)([^$\n]+?)(?<![\s\\])\$(?!\d)", re.S)
 CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
-WRAP_CSS = ("<style>/* course: wrap long lines instead of cutting them */\n"
+PAGE_CSS = ("<style>/* course: long lines wrapped, not cut; links readable */\n"
             "pre, .jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }\n"
-            "math[display='block'] { margin: 0.6em 0; }</style>\n")
+            "math[display='block'] { margin: 0.6em 0; }\n"
+            # Links told apart from text by more than colour, and dark enough on the grey boxes
+            # (Bootstrap's #337ab7 is 4.2:1 there; the (Top) links were #bbb on the blue headings).
+            "a, a:visited { color: #1d4f7c; text-decoration: underline; }\n"
+            "div.nbgrader_cell .panel-heading a, div.nbgrader_cell .panel-heading a:visited { color: #fff; }\n"
+            # A heading's ¶ link shows when the heading is pointed at or the link has the focus.
+            "a.anchor-link { text-decoration: none; opacity: 0; }\n"
+            ":hover > a.anchor-link, a.anchor-link:focus { opacity: 1; }</style>\n")
+LANGUAGE = "en"  # the language the course is written in
+HTML_START = re.compile(r"<html(?![^>]*\slang=)", re.I)
+# The lightest background text sits on in a feedback page (the code and output boxes).
+BACKGROUND = (0xf5, 0xf5, 0xf5)
+INLINE_RGB = re.compile(r"color:\s*rgb\((\d+),\s*(\d+),\s*(\d+)\)")
 # What nbconvert's soup.select("img:not([alt])") and (".jp-Notebook div.jp-Cell-inputWrapper",
 # ".jp-Notebook div.jp-OutputArea-output") find, as start tags (every cell is inside .jp-Notebook).
 START_TAG = re.compile(r"<(img|div)(\s[^>]*)?>", re.I)
@@ -52,6 +66,36 @@ def _accessible(match):
 
 
 MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+
+
+def _luminance(rgb):
+    linear = [c / 255 / 12.92 if c <= 0.04045 * 255 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(foreground, background=BACKGROUND):
+    """WCAG's contrast ratio of two sRGB colours (1 to 21)."""
+    light, dark = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def readable(rgb, background=BACKGROUND, ratio=4.6):
+    """The colour, darkened (its hue kept) until it reaches `ratio` against the background."""
+    rgb = tuple(rgb)
+    while contrast(rgb, background) < ratio:
+        rgb = tuple(int(c * 0.95) for c in rgb)
+    return rgb
+
+
+def _readable_inline(match):
+    return "color: rgb({},{},{})".format(*readable(int(c) for c in match.groups()))
+
+
+def for_assistive_technology(html):
+    """The page with its language said and its inline colours (tracebacks' 256-colour ANSI
+    codes) made readable; the links are PAGE_CSS's."""
+    html = HTML_START.sub(f'<html lang="{LANGUAGE}"', html, count=1)
+    return INLINE_RGB.sub(_readable_inline, html)
 
 
 def _mathml(match):
@@ -112,4 +156,5 @@ class FeedbackExporter(HTMLExporter):
         html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
         html = START_TAG.sub(_accessible, html)
         html = MATHJAX.sub("<!-- no MathJax: math is MathML (course/grading/feedback.py) -->", html, count=1)
-        return html.replace("</head>", WRAP_CSS + "</head>", 1), resources
+        html = for_assistive_technology(html)
+        return html.replace("</head>", PAGE_CSS + "</head>", 1), resources

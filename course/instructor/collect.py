@@ -280,9 +280,10 @@ def main(argv=None, prog=None):
     parser.add_argument("--roster", default=None,
                         help="roster.csv, Canvas's gradebook export or Moodle's grading worksheet "
                              "(default: <root>/roster.csv if present)")
-    parser.add_argument("--root", default=str(AUTOGRADERS), help="nbgrader course folder (default: autograders/)")
+    parser.add_argument("--root", default=None, help="nbgrader course folder (default: autograders/)")
     args = parser.parse_args(argv)
     refuse_another_checkout(args.root)
+    args.root = args.root or str(AUTOGRADERS)
     root = Path(args.root).resolve()
     roster = args.roster or (root / "roster.csv" if (root / "roster.csv").is_file() else None)
     try:

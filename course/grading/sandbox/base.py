@@ -17,6 +17,7 @@ PASSED_ENV = ["LANG", "LC_ALL", "MPLBACKEND", "COURSE_DEVICE", "OMP_NUM_THREADS"
 
 
 STAGE = "/run/stage"  # an empty folder of the warm sandbox where a kernel sets its scratch folder aside
+CONNECTION_STAGE = "/run/connection.json"  # a cold kernel's connection file, read-only, before it copies it in
 NAMESPACE_UID = 61000  # what an ordinary user's kernel sees as its uid and gid
 USERNS_SETTINGS = [  # (file, value that forbids ordinary users' namespaces, how to allow them)
     ("/proc/sys/kernel/unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"),

@@ -14,9 +14,11 @@ starts each kernel through `SandboxKernelManager`:
   process limit binds and nothing of root's is writable; its processes end by uid;
 - prlimit: address space, processes, CPU seconds, file size, open files.
 
-The kernel talks to the grader over ipc sockets in the scratch folder (TCP cannot cross the
-network namespace). `SandboxedExecute` adds a per-cell timeout (default, or the cell's
-`metadata.course.timeout`, capped) and a per-cell output budget.
+The kernel talks to the grader over ipc sockets (TCP cannot cross the network namespace). It
+binds them in its own scratch folder, inside its disk budget; the grader reaches them through
+the kernel's root (/proc/<pid>/root), by links in a folder of its own (see `link_sockets`).
+`SandboxedExecute` adds a per-cell timeout (default, or the cell's `metadata.course.timeout`,
+capped) and a per-cell output budget.
 """
 import fcntl
 import glob
@@ -34,8 +36,8 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, List, Type, Unicode, default
 
-from course.grading.sandbox.base import (NAMESPACE_UID, PASSED_ENV, STAGE, SYSTEM_PATHS, SandboxUnavailable,
-                                         end_namespace, kill_uid, own_folder, rootless)
+from course.grading.sandbox.base import (CONNECTION_STAGE, NAMESPACE_UID, PASSED_ENV, STAGE, SYSTEM_PATHS,
+                                         SandboxUnavailable, end_namespace, kill_uid, own_folder, rootless)
 from course.grading.sandbox.warm import Zygote, ZygoteProcess
 
 
@@ -74,9 +76,13 @@ class SandboxKernelManager(AsyncKernelManager):
     client_factory = Type(ReadyKernelClient, klass=AsyncKernelClient, config=True)
 
     base = Unicode(config=True, help="Folder for the scratch folders (kept off /tmp: the sandbox's /tmp lives in "
-                                     "them); default /var/tmp/course-sandbox, with -<uid> for an ordinary user")
+                                     "them); default $COURSE_SANDBOX_BASE or /var/tmp/course-sandbox, with -<uid> "
+                                     "for an ordinary user")
     first_uid = Integer(61000, config=True, help="Kernels run as first_uid, first_uid + 1, ...")
     uids = Integer(1000, config=True, help="How many uids the sandbox may use at once")
+    uid_locks = Unicode("/var/tmp/course-sandbox/uids", config=True,
+                        help="As root: the folder of the locks that share the uids out among every grader of "
+                             "this machine (uids are the machine's), whatever each grader's base")
     memory = Integer(4 * 2**30, config=True, help="Address-space limit of the kernel, bytes")
     processes = Integer(256, config=True, help="Processes and threads the kernel's uid may have")
     cpu_seconds = Integer(900, config=True, help="CPU seconds for the whole notebook")
@@ -94,15 +100,16 @@ class SandboxKernelManager(AsyncKernelManager):
 
     @default("base")
     def _default_base(self):
-        return "/var/tmp/course-sandbox" + (f"-{os.geteuid()}" if rootless() else "")
+        base = os.environ.get("COURSE_SANDBOX_BASE", "/var/tmp/course-sandbox")
+        return base + (f"-{os.geteuid()}" if rootless() else "")
 
     def _claim_uid(self):
-        """A uid no other sandbox holds now: an flock on <base>/uids/<n>.lock, held until cleanup.
+        """A uid no other sandbox holds now: an flock on <uid_locks>/<n>.lock, held until cleanup.
         An ordinary user's kernels all see NAMESPACE_UID, each in a user namespace of its own."""
         if rootless():
             return NAMESPACE_UID
-        folder = Path(self.base) / "uids"
-        folder.mkdir(parents=True, exist_ok=True)
+        own_folder(Path(self.uid_locks).parent, 0o711)
+        folder = own_folder(self.uid_locks, 0o755)
         for n in range(self.uids):
             handle = open(folder / f"{n}.lock", "a")
             try:
@@ -120,8 +127,7 @@ class SandboxKernelManager(AsyncKernelManager):
         # Not the notebooks: nbgrader wrote the one being graded there with its hidden tests
         # restored, and the kernel receives its cells one by one anyway.
         shutil.copytree(cwd, work, symlinks=True, ignore=shutil.ignore_patterns("*.ipynb"))
-        for name in ("tmp", "kernel"):
-            (scratch / name).mkdir()
+        (scratch / "kernel").mkdir()  # the grader's: the connection file, links to the kernel's sockets
         if not rootless():
             for path in [scratch, *scratch.rglob("*")]:
                 os.lchown(path, uid, uid)
@@ -158,6 +164,8 @@ class SandboxKernelManager(AsyncKernelManager):
                 args += ["--ro-bind", path, path]
         if private_tmp:  # a cold kernel: see _disk_budget
             args += self._disk_budget(scratch)
+            if rootless():  # no user namespace of its own inside: it could mount a tmpfs past its disk budget
+                args += ["--disable-userns"]
         else:
             args += ["--bind", str(scratch), str(scratch), "--dir", STAGE]
         if rootless():
@@ -170,17 +178,20 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def _disk_budget(self, scratch):
         """A cold kernel's scratch folder, as it sees it: a tmpfs of `disk` bytes (freed with its
-        namespace) holding work and tmp, with the grader's kernel folder (ipc sockets) bound in. Its
-        copy of the submission is bound at STAGE, read-only, and copied in as the kernel starts."""
+        namespace) holding work, tmp and kernel (its connection file and ipc sockets). Its copy of
+        the submission and its connection file are bound read-only at STAGE and CONNECTION_STAGE,
+        and copied in as the kernel starts: nothing of the grader's disk is writable to it."""
         perms = "0700" if rootless() else "0777"  # as root, bwrap's folders are root's: the kernel's uid writes there
-        return ["--perms", "0755", "--dir", str(Path(STAGE).parent), "--ro-bind", str(scratch / "work"), STAGE, "--size", str(self.disk), "--perms", perms,
-                "--tmpfs", str(scratch), "--bind", str(scratch / "kernel"), str(scratch / "kernel"),
-                "--perms", perms, "--dir", str(scratch / "tmp")]
+        return ["--perms", "0755", "--dir", str(Path(STAGE).parent), "--ro-bind", str(scratch / "work"), STAGE,
+                "--ro-bind", str(scratch / "kernel" / "connection.json"), CONNECTION_STAGE,
+                "--size", str(self.disk), "--perms", perms, "--tmpfs", str(scratch),
+                *[arg for name in ("kernel", "tmp") for arg in ("--perms", perms, "--dir", str(scratch / name))]]
 
     def _limits(self, uid):
         limits = [f"--{name[len('RLIMIT_'):].lower()}={value}" for name, value in self.rlimits().items()]
         # The kernel copies its submission into its disk budget first, as itself (see _disk_budget).
-        copy = ["sh", "-c", f'cp -R -p {STAGE} work && cd work && exec "$@"', "sh"]
+        copy = ["sh", "-c", f'cp -R -p {STAGE} work && cp -p {CONNECTION_STAGE} kernel/ && cd work && exec "$@"',
+                "sh"]
         if rootless():  # bwrap already dropped every capability and set no_new_privs
             return ["prlimit", *limits, "--", *copy]
         return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
@@ -232,20 +243,38 @@ class SandboxKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if not self.zygote:
             await super()._async_launch_kernel(kernel_cmd, **kw)
-            if rootless():
-                self.pid_namespace = self._namespace_of_children(self.provisioner.pid)
+            init, self.pid_namespace = self._init_of(self.provisioner.pid)
+            # bwrap's pid 1 has the sandbox's root (from the moment it has made it: until then the
+            # links below lead back to themselves, and zmq tries again).
+            self.link_sockets(f"/proc/{init}/root" if init else None)
             return
         reply = self.zygote.ask(op="spawn", **self._spawn)
         if "error" in reply:
             raise SandboxUnavailable(reply["error"])
         self.kernel_pid = reply["pid"]
+        # The kernel's pid is the warm sandbox's: its /proc, seen from the warm sandbox's root.
+        self.link_sockets(f"/proc/{self.zygote.pid}/root/proc/{self.kernel_pid}/root")
         process = ZygoteProcess(self.zygote, reply["pid"])
         self.provisioner.process, self.provisioner.pid, self.provisioner.pgid = process, process.pid, None
         self._reconcile_connection_info(self.provisioner.connection_info)
 
+    def link_sockets(self, kernel_root):
+        """The grader's side of the ipc sockets: in its own kernel folder, for each one a link to the
+        socket the kernel binds in its scratch folder, reached through `kernel_root` (a /proc/<pid>/root
+        of a process with the kernel's mounts: one more path across mount namespaces, resolved by each
+        connect). The sockets live in the kernel's tmpfs, so the kernel writes nothing on the
+        grader's disk; and a link's length does not count against the 107 bytes of a socket's path."""
+        if kernel_root is None:  # the sandbox is gone already: the client finds the kernel dead
+            return
+        for port in (self.shell_port, self.iopub_port, self.stdin_port, self.control_port, self.hb_port):
+            link = f"{self.ip}-{port}"
+            if os.path.lexists(link):  # a restart's links point to the kernel before it
+                os.remove(link)
+            os.symlink(f"{kernel_root}{link}", link)
+
     @staticmethod
-    def _namespace_of_children(bwrap, timeout=10):
-        """The PID namespace of the process bwrap starts in it (its pid 1), read once it exists."""
+    def _init_of(bwrap, timeout=10):
+        """The process bwrap starts in its PID namespace (its pid 1) and that namespace, once it exists."""
         deadline = time.monotonic() + timeout
         ours = os.readlink("/proc/self/ns/pid")
         while time.monotonic() < deadline:
@@ -254,18 +283,11 @@ class SandboxKernelManager(AsyncKernelManager):
                 for child in children:
                     namespace = os.readlink(f"/proc/{child}/ns/pid")
                     if namespace != ours:
-                        return namespace
+                        return int(child), namespace
             except OSError:
-                return None  # bwrap is gone already: so is its namespace (--die-with-parent)
+                return None, None  # bwrap is gone already: so is its namespace (--die-with-parent)
             time.sleep(0.005)
-        return None
-
-    def seal(self):
-        """Once the kernel is ready: its kernel folder (ipc sockets, outside its disk budget) becomes
-        root's, read-only to it. An ordinary user's kernel has the grader's own uid: see the sandbox notes."""
-        if not rootless() and self.scratch is not None:
-            os.chown(self.scratch / "kernel", 0, 0)
-            os.chmod(self.scratch / "kernel", 0o755)
+        return None, None
 
     def end_processes(self):
         """Kill the kernel and everything it started; True once none of them is left."""

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,7 @@ class Zygote:
     def __init__(self, path, root, process=None, log=None):
         self.path, self.root, self.process, self.log = Path(path), Path(root), process, log
         self.lock, self.stream = threading.Lock(), None
+        self.pid = None  # the zygote's, in this process's PID namespace: known once connected
 
     @classmethod
     def start(cls, manager, threads=None):
@@ -80,6 +82,8 @@ class Zygote:
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 conn.connect(str(self.path))
+                # The listener's pid, as this process sees it (the zygote's own is the sandbox's).
+                self.pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
                 self.stream = conn.makefile("rw")
                 return
             except (FileNotFoundError, ConnectionRefusedError) as error:

@@ -75,16 +75,18 @@ def confine_view(root, scratch, stage):
 def bound_disk(scratch, stage, size, uid, shm_bytes):
     """The kernel's writable folders as it sees them, in a mount namespace of its own: a /dev/shm
     of its own, and its scratch folder a tmpfs of `size` bytes (freed with the namespace) holding
-    a copy of work and an empty tmp, with the grader's kernel folder (ipc sockets) bound in."""
+    a copy of work, an empty tmp and kernel, a copy of the connection file where it binds its
+    ipc sockets (the grader reaches them through its root). Nothing of the grader's disk is
+    writable to it."""
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={shm_bytes}")
     _mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0700,uid={uid},gid={uid},size={size}")
     for name in ("kernel", "tmp"):
         os.mkdir(os.path.join(stage, name))
     shutil.copytree(os.path.join(scratch, "work"), os.path.join(stage, "work"), symlinks=True)
+    shutil.copy2(os.path.join(scratch, "kernel", "connection.json"), os.path.join(stage, "kernel"))
     for folder, names, files in os.walk(stage):
         for name in [*names, *files]:
             os.lchown(os.path.join(folder, name), uid, uid)
-    _mount(os.path.join(scratch, "kernel"), os.path.join(stage, "kernel"), None, MS_BIND)
     _mount(stage, scratch, None, MS_BIND | MS_REC)
     _check(libc.umount2(stage.encode(), 2), "umount")  # MNT_DETACH
 
