@@ -365,6 +365,16 @@ def test_the_kernel_folder_is_inside_the_disk_budget(batches):
     assert written < SandboxKernelManager().disk / 2**20, seen
 
 
+def test_a_kernel_can_make_no_user_namespace_to_mount_a_tmpfs_in(batches):
+    # Root's kernels: the seccomp filter; an ordinary user's: their own user namespace allows no
+    # nested one. Neither the unshare command, unshare(2) nor clone(2) gets one; and joining
+    # another process's namespaces (setns) takes a capability no kernel has.
+    needs(batches, "user-namespace-tmpfs")
+    seen = cell_text(batches["root"], "user-namespace-tmpfs", "gradient_descent")
+    assert seen.count("no user namespace") == 3 and "created a user namespace" not in seen, seen
+    assert "setns joined: []" in seen, seen
+
+
 def test_no_inherited_descriptor_reached_a_grader_file(batches):
     assert "FORGED-LOG-LINE" not in (batches["root"] / "grading.log").read_text(errors="replace")
 

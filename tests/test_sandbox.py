@@ -167,10 +167,16 @@ def _run(execute, cells, tmp_path):
 
 
 # What a kernel holds open that is not its own (its sockets, pipes and event fds are ipykernel's),
-# and how much it can write in its working folder, its TMPDIR, its kernel folder (the ipc sockets)
-# and /dev/shm before the disk says no.
+# how much it can write in its working folder, its TMPDIR, its kernel folder (the ipc sockets)
+# and /dev/shm before the disk says no, and whether it gets a user namespace (where it could
+# mount a tmpfs past its budget).
 BOUNDS = r'''
-import json, os, tempfile
+import ctypes, json, os, tempfile
+libc = ctypes.CDLL(None, use_errno=True)
+child = os.fork()  # single-threaded, as unshare(CLONE_NEWUSER) needs
+if child == 0:
+    os._exit(0 if libc.unshare(0x10000000) == 0 else ctypes.get_errno())  # CLONE_NEWUSER
+userns = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
 fds = {}
 for fd in os.listdir('/proc/self/fd'):
     try:
@@ -189,7 +195,7 @@ for place in ['.', tempfile.gettempdir(), '../kernel', '/dev/shm']:
                     total += 2**20
     except OSError as error:
         written[place] = [total, error.errno]
-print(json.dumps({'foreign': foreign, 'written': written}))
+print(json.dumps({'foreign': foreign, 'written': written, 'userns': userns}))
 '''
 
 
@@ -204,12 +210,60 @@ def test_a_kernel_holds_nothing_of_the_grader_s_and_its_disk_is_bounded(tmp_path
     nb = _run(execute, [BOUNDS], tmp_path)
     seen = json.loads(nb.cells[0].outputs[0].text)
     assert seen["foreign"] == [], seen
+    # Root's kernels: the seccomp filter (EPERM); an ordinary user's: no nested user namespace (ENOSPC).
+    assert seen["userns"] in (errno.EPERM, errno.ENOSPC), seen
     written = list(seen["written"].values())
     assert len(written) == 4 and all(code == errno.ENOSPC for _, code in written), seen
     # Work, TMPDIR and the kernel folder (its ipc sockets) share one budget: together they hold less
     # than it, less the submission's copy. None of them is on the grader's disk.
     assert sum(total for total, _ in written[:3]) <= 48 * 2**20 - 2**20, seen
     assert written[3][0] <= 32 * 2**20, seen  # /dev/shm: a budget of its own
+
+
+def test_the_seccomp_filter_refuses_new_user_namespaces_and_nothing_else():
+    import ctypes
+    import errno
+    import os
+    import subprocess
+    import threading
+    from course.grading.sandbox.seccomp import ARCHES, UnknownArch, no_new_user_namespaces
+    from course.grading.sandbox.zygote import PR_SET_NO_NEW_PRIVS, install_filter, libc
+
+    def call(number, flags):  # 0, or the errno; a child it made (a clone) exits at once
+        result = libc.syscall(ctypes.c_long(number), ctypes.c_ulong(flags), 0, 0, 0, 0)
+        if result == 0 and number == ARCHES[os.uname().machine]["clone"]:
+            os._exit(0)
+        return 0 if result >= 0 else ctypes.get_errno()
+
+    numbers, newuser, sigchld = ARCHES[os.uname().machine], 0x10000000, 17
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the filter is for good: installed in a child of this process only
+        try:
+            libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+            install_filter(no_new_user_namespaces())
+            seen = {"unshare user": call(numbers["unshare"], newuser),
+                    "clone user": call(numbers["clone"], newuser | sigchld),
+                    "clone3": call(numbers["clone3"], 0),
+                    "unshare files": call(numbers["unshare"], 0x400),  # CLONE_FILES: allowed
+                    "program": subprocess.run(["sh", "-c", "exit 3"]).returncode}
+            done = []
+            thread = threading.Thread(target=done.append, args=[1])
+            thread.start()
+            thread.join()
+            seen["thread"] = done
+            os.write(write, json.dumps(seen).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        seen = json.loads(answer.read() or "{}")
+    os.waitpid(child, 0)
+    assert seen == {"unshare user": errno.EPERM, "clone user": errno.EPERM, "clone3": errno.ENOSYS,
+                    "unshare files": 0, "program": 3, "thread": [1]}, seen
+    assert len(no_new_user_namespaces("aarch64")) % 8 == 0
+    with pytest.raises(UnknownArch, match="riscv64"):
+        no_new_user_namespaces("riscv64")
 
 
 def test_a_notebook_past_its_time_limit_ends_from_outside_at_once(tmp_path):

@@ -11,7 +11,8 @@ starts each kernel through `SandboxKernelManager`:
   process limit counts per user namespace, and the kernel's processes end with its PID
   namespace;
 - as root: setpriv to a uid no other kernel has at the same time and no capabilities, so the
-  process limit binds and nothing of root's is writable; its processes end by uid;
+  process limit binds and nothing of root's is writable; its processes end by uid; a seccomp
+  filter (seccomp.py) keeps it from creating user namespaces, where it could mount a tmpfs;
 - prlimit: address space, processes, CPU seconds, file size, open files.
 
 The kernel talks to the grader over ipc sockets (TCP cannot cross the network namespace). It
@@ -38,6 +39,7 @@ from traitlets import Bool, Integer, List, Type, Unicode, default
 
 from course.grading.sandbox.base import (CONNECTION_STAGE, NAMESPACE_UID, PASSED_ENV, STAGE, SYSTEM_PATHS,
                                          SandboxUnavailable, end_namespace, kill_uid, own_folder, rootless)
+from course.grading.sandbox.seccomp import no_new_user_namespaces, pipe_of
 from course.grading.sandbox.warm import Zygote, ZygoteProcess
 
 
@@ -93,7 +95,7 @@ class SandboxKernelManager(AsyncKernelManager):
     extra_ro_paths = List(Unicode(), config=True, help="More read-only paths the kernel may see")
     warm = Bool(True, config=True, help="Fork kernels from a warm sandboxed Python (course/grading/sandbox/zygote.py)")
 
-    scratch = zygote = uid = pid_namespace = kernel_pid = None
+    scratch = zygote = uid = pid_namespace = kernel_pid = seccomp_fd = None
     _uid_lock = None
     live = {}  # scratch folder -> its manager, not yet cleaned up, for SandboxedExecute's last resort
     stuck_uids = []  # locks kept for uids whose processes could not be killed
@@ -233,16 +235,28 @@ class SandboxKernelManager(AsyncKernelManager):
                                          shm_bytes=self.file_size))
             if rootless():
                 self._spawn["namespaces"] = dict(root=str(self.zygote.root), scratch=str(self.scratch), stage=STAGE)
+            else:
+                self._spawn["seccomp"] = no_new_user_namespaces().hex()
             return cmd, kw
         # No descriptor of the grader's: its stdout and stderr are the grading log's pipe.
         kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         setenv = [arg for key, value in self._env(self.scratch, env, str(self.scratch / "tmp")).items()
                   for arg in ("--setenv", key, value)]
-        return self._bwrap(self.scratch) + setenv + ["--"] + self._limits(uid) + cmd, kw
+        args = self._bwrap(self.scratch) + setenv
+        if not rootless():  # bwrap reads the filter from a pipe it inherits, closed here once it has started
+            self.seccomp_fd = pipe_of(no_new_user_namespaces())
+            args += ["--seccomp", str(self.seccomp_fd)]
+            kw["pass_fds"] = (self.seccomp_fd,)
+        return args + ["--"] + self._limits(uid) + cmd, kw
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if not self.zygote:
-            await super()._async_launch_kernel(kernel_cmd, **kw)
+            try:
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+            finally:
+                if self.seccomp_fd is not None:
+                    os.close(self.seccomp_fd)
+                    self.seccomp_fd = None
             init, self.pid_namespace = self._init_of(self.provisioner.pid)
             # bwrap's pid 1 has the sandbox's root (from the moment it has made it: until then the
             # links below lead back to themselves, and zmq tries again).

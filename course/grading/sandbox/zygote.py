@@ -4,7 +4,8 @@ It imports what every kernel needs once (torch and the part an optimizer's first
 loads, numpy, matplotlib, ipykernel), then forks a kernel on request. Before the child runs
 anything a student wrote it is confined, with its limits and no privileges:
 
-- as root: it drops to the uid it was given; every process of that uid is killed afterwards;
+- as root: it drops to the uid it was given, with a seccomp filter (seccomp.py's, sent with
+  the request) that allows no new user namespace; every process of that uid is killed afterwards;
 - as an ordinary user: it enters a user, PID, mount, network, IPC and UTS namespace of its
   own as the init of that PID namespace, mounts its own /proc, hides every folder of the
   warm sandbox but its scratch folder, and drops every capability. Killing it kills all it
@@ -31,6 +32,7 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 24, 38, 36
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 
 
 def _check(result, what):
@@ -111,6 +113,19 @@ def drop_capabilities():
     _check(libc.capset(header, data), "capset")
 
 
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install_filter(program):
+    """A seccomp filter (course/grading/sandbox/seccomp.py's bytes) on this process and all it
+    starts, for good: no_new_privs must be set, or CAP_SYS_ADMIN held."""
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = SockFprog(len(program) // 8, ctypes.addressof(code))
+    _check(libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog),
+                      ctypes.c_ulong(0), ctypes.c_ulong(0)), "seccomp")
+
+
 def run_kernel(request, sockets):
     """In the forked child: become the student's unprivileged process, then start ipykernel."""
     try:
@@ -135,6 +150,8 @@ def run_kernel(request, sockets):
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
         libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        if not request.get("namespaces"):  # root's kernel: no user namespace (and tmpfs) of its own making
+            install_filter(bytes.fromhex(request["seccomp"]))
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
