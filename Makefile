@@ -14,8 +14,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 ## Build the site into _build/html (executes the chapters; cached between builds). Its kernels
-## get one math thread and this checkout's matplotlib font cache, as the release's do
-## (course/authoring/release.py): the pages do not depend on the machine's cores or caches.
+## get course.STEADY_KERNEL_ENV (one math thread, this checkout's matplotlib font cache), as the
+## release's do: the pages do not depend on the machine's cores or caches.
 book: export OMP_NUM_THREADS := 1
 book: export MKL_NUM_THREADS := 1
 book: export OPENBLAS_NUM_THREADS := 1

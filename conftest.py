@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
-# The tests run two kernels at once on two cores (nbval, Run All, the grader's workers): a
-# kernel's torch and BLAS each starting a thread per core would oversubscribe them, and on a
-# loaded machine small ops then wait on spinning threads (about ten times slower per epoch).
-for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")
-# The same font cache as the release's (course/authoring/release.py), for the same reason.
-os.environ.setdefault("MPLCONFIGDIR", str(Path(__file__).parent / "_build" / "matplotlib"))
+from course import STEADY_KERNEL_ENV
+
+# Every kernel the tests start inherits it (two at once on two cores: a thread per core each ran
+# small training loops about ten times slower on a loaded machine).
+for _name, _value in STEADY_KERNEL_ENV.items():
+    os.environ.setdefault(_name, _value)
 
 BUILT = "_build/sources/"  # nodeids of the reference solutions: the notebooks built from solutions/
 

@@ -14,6 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 CHAPTERS = ROOT / "chapters"
 AUTOGRADERS = ROOT / "autograders"
+# The environment of a kernel whose output is recorded or compared (the release's reference
+# runs, the site's build, the tests'; the Makefile's `book` repeats it): one math thread, so a
+# reduction's order and the last digits do not depend on the machine's cores (and two kernels do
+# not oversubscribe two cores), and matplotlib's font cache of this checkout, since the shared
+# one in ~/.cache names the font files of whichever environment built it first.
+STEADY_KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                     "MPLCONFIGDIR": str(ROOT / "_build" / "matplotlib")}
 
 BUILT_SOURCES = ROOT / "_build" / "sources"  # notebooks built from solutions/ for nbval and the tests (a release builds its own)
 

@@ -8,7 +8,7 @@ import jupytext
 import nbformat
 import pytest
 
-from course import ASSIGNMENTS, CHAPTERS, ROOT, catalog, source_notebook, source_text
+from course import ASSIGNMENTS, CHAPTERS, ROOT, STEADY_KERNEL_ENV, catalog, source_notebook, source_text
 from course.authoring import sources
 from course.authoring.release import CHECKED_TAG, REFERENCE_TAG, grade_id
 from conftest import released_notebook
@@ -134,3 +134,10 @@ def test_every_demo_that_needs_an_exercise_shows_the_reference_output(course_roo
             assert "remove-output" in cell.metadata["tags"]
             assert after is not None and REFERENCE_TAG in after.metadata.get("tags", [])
             assert "Reference output" in after.source and len(after.source) > 100
+
+
+def test_make_book_gives_its_kernels_the_release_s_environment():
+    """The Makefile cannot import it, so it repeats course.STEADY_KERNEL_ENV: the two must agree,
+    or the site's pages would differ from the release's in their last digits."""
+    exported = dict(re.findall(r"^book: export (\w+) := (.*)$", (ROOT / "Makefile").read_text(), re.M))
+    assert {name: value.replace("$(CURDIR)", str(ROOT)) for name, value in exported.items()} == STEADY_KERNEL_ENV

@@ -30,7 +30,7 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from course import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT
+from course import ASSIGNMENTS, AUTOGRADERS, CHAPTERS, ROOT, STEADY_KERNEL_ENV
 from course.authoring import sources
 from course.authoring.sources import grade_id
 from course.checkout import refuse_another_checkout
@@ -45,20 +45,12 @@ def tags(cell):
     return cell.metadata.get("tags", [])
 
 
-# matplotlib's font cache of this checkout's own environment: the shared one in ~/.cache names
-# font files of whichever environment built it first, and once those are gone every figure's
-# cell prints "findfont: ... not found" warnings onto the page.
-MPLCONFIGDIR = str(ROOT / "_build" / "matplotlib")
-
-
 def execute(path, timeout=300):
     """Execute a notebook in its own folder on the CPU; return it with outputs. The kernel gets
     its environment as an argument (two may start at once: os.environ is not changed)."""
     nb = nbformat.read(path, as_version=4)
-    env = dict(os.environ, COURSE_DEVICE="cpu", MPLBACKEND="module://matplotlib_inline.backend_inline")
-    # One thread for torch and BLAS: a reduction's order, and so the last digits recorded on the
-    # page, would otherwise depend on the machine's cores and on the caller's environment.
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLCONFIGDIR=MPLCONFIGDIR)
+    env = dict(os.environ, COURSE_DEVICE="cpu", MPLBACKEND="module://matplotlib_inline.backend_inline",
+               **STEADY_KERNEL_ENV)  # the page's digits and warnings not the caller's environment's
     with tempfile.TemporaryDirectory(prefix="release-ipc-") as sockets:
         km = AsyncKernelManager(transport="ipc", ip=os.path.join(sockets, "kernel"))  # not TCP: no warning
         NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}).execute(
