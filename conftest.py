@@ -117,7 +117,11 @@ def _derived_numbers_printed(item):
     last = max(n for n, c in enumerate(code) if "nbval-check-output" in c.metadata.get("tags", []))
     if item.cell_num == last:
         facts = _facts()
-        missing = [fact for fact in facts.DERIVED.get(Path(notebook).stem, []) if fact not in _checked_text[notebook]]
+        # On CUDA a float32 result may differ in its last printed digits (other kernels, other
+        # summation orders): there a number within 1e-5 of the derived one is printed enough.
+        tolerance = 1e-5 if os.environ.get("COURSE_DEVICE") == "cuda" else 0.0
+        missing = [fact for fact in facts.DERIVED.get(Path(notebook).stem, [])
+                   if not facts.printed(fact, _checked_text[notebook], tolerance)]
         if missing:
             raise AssertionError(f"the reference run does not print {missing}, which tests/facts.py derives")
 

@@ -4,6 +4,8 @@ Numbers a run prints are derived here, where they can be, from the syllabus's de
 the demo by another computation than the chapter's (NumPy in float64, or plain Python),
 instead of copied from a run: DERIVED lists them (the source's nbval snapshots must show
 them) and FACTS uses them (the pages must show them)."""
+import re
+
 import numpy as np
 import torch
 
@@ -162,6 +164,21 @@ def points_in_circle():
     """08: 400 points uniform in [-2, 2]^2 (a generator seeded 2021): how many lie within 1.2 of 0."""
     plane = torch.rand(400, 2, generator=torch.Generator().manual_seed(2021)).double().numpy() * 4 - 2
     return int((np.hypot(plane[:, 0], plane[:, 1]) < 1.2).sum())
+
+
+NUMBER = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
+
+
+def printed(fact, text, tolerance=0.0):
+    """Does `text` print `fact`: exactly, or with each of its numbers within `tolerance`
+    (relative to the number, absolute below 1), the words around them the same?"""
+    if fact in text or not tolerance:
+        return fact in text
+    parts = re.split(f"({NUMBER})", fact)
+    wanted = [float(n) for n in parts[1::2]]
+    pattern = "".join(f"({NUMBER})" if i % 2 else re.escape(part) for i, part in enumerate(parts))
+    return any(all(abs(float(got) - w) <= tolerance * max(1.0, abs(w)) for got, w in zip(m.groups(), wanted))
+               for m in re.finditer(pattern, text))
 
 
 _losses = line_fit_losses()

@@ -1,11 +1,13 @@
 """The device is chosen in one place, and notebooks keep tensors on it until they plot."""
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
 import torch
 
 from course import ASSIGNMENTS, source_notebook
+
 from course.authoring.sources import SETUP_CELL
 
 
@@ -80,3 +82,70 @@ def test_no_hard_coded_device_and_numpy_only_from_cpu(aid, index, source):
         before = code[max(0, match.start() - 40):match.start() + len(match.group(1))]
         assert ".cpu()" in before or built_on_the_cpu(code, match.group(1)), \
             f"call .cpu() before .numpy(): a CUDA tensor cannot become a NumPy array\n{code[max(0, match.start()-80):match.end()]}"
+
+
+def sanitized(text):
+    """`text` as nbval compares it, through tests/nbval_sanitize.cfg (read as nbval reads it)."""
+    import configparser
+
+    from nbval.plugin import get_sanitize_patterns
+
+    source = (Path(__file__).parent / "nbval_sanitize.cfg").read_text()
+    patterns = get_sanitize_patterns(source)
+    sections = configparser.ConfigParser(interpolation=None)
+    sections.read_string(source)
+    # nbval skips a pair it cannot read ("replace:" with no space after it) without a word.
+    assert len(patterns) == len(sections.sections()), "a section of nbval_sanitize.cfg is not read by nbval"
+    for regex, replace in patterns:
+        text = re.sub(regex, replace, text)
+    return text
+
+
+@pytest.mark.parametrize("on_cuda, on_cpu", [
+    ("tensor([[0.2500, 0.2500]], device='cuda:0')", "tensor([[0.2500, 0.2500]])"),
+    ("tensor(3., device='cuda:0', grad_fn=<AddBackward0>)", "tensor(3., grad_fn=<AddBackward0>)"),
+    ("tensor([1., 2.], device='cuda:1', requires_grad=True)", "tensor([1., 2.], requires_grad=True)"),
+])
+def test_a_cuda_tensor_prints_as_the_recorded_cpu_one(on_cuda, on_cpu):
+    # Seen on an H200: chapters/03-autograd's checked outputs differed by the device alone.
+    assert sanitized(on_cuda) == sanitized(on_cpu)
+    assert sanitized("tensor([1., 2.])") != sanitized("tensor([1., 3.])")
+
+
+def test_derived_numbers_allow_cuda_s_last_digits_and_nothing_else():
+    import facts
+
+    text = "log-softmax: '-0.3490123', points inside the circle: 301 of 400"
+    assert facts.printed("points inside the circle: 301 of 400", text)
+    assert not facts.printed("'-0.3490122'", text)  # the CPU's run must print it exactly
+    assert facts.printed("'-0.3490122'", text, tolerance=1e-5)  # as CUDA did on an H200
+    assert not facts.printed("'-0.3491122'", text, tolerance=1e-5)
+    assert not facts.printed("points inside the circle: 302 of 400", text, tolerance=1e-5)
+    assert not facts.printed("points outside the circle: 301 of 400", text, tolerance=1e-5)
+
+
+@pytest.mark.parametrize("course_device, has_gpu, bound, memory_limit", [
+    (None, False, [], "RLIMIT_AS"), ("cuda", True, ["/dev/nvidia0", "/dev/nvidiactl"], "RLIMIT_DATA"),
+    (None, True, ["/dev/nvidia0", "/dev/nvidiactl"], "RLIMIT_DATA"), ("cpu", True, [], "RLIMIT_AS"),
+])
+def test_a_gpu_kernel_gets_the_devices_and_a_limit_cuda_can_start_under(monkeypatch, course_device, has_gpu,
+                                                                        bound, memory_limit):
+    # On an H200, kernels graded under the 4 GiB RLIMIT_AS (and without LD_LIBRARY_PATH) ran nothing on
+    # CUDA: honest students got 0.
+    from course.grading.sandbox import kernel
+
+    if course_device is None:
+        monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    else:
+        monkeypatch.setenv("COURSE_DEVICE", course_device)
+    monkeypatch.setattr(kernel.glob, "glob", lambda pattern: ["/dev/nvidiactl", "/dev/nvidia0"] if has_gpu else [])
+    assert kernel.gpu_devices() == bound
+    manager = kernel.SandboxKernelManager()
+    limits = manager.rlimits()
+    assert limits[memory_limit] == manager.memory
+    assert ({"RLIMIT_AS", "RLIMIT_DATA"} - {memory_limit}).isdisjoint(limits)
+    args = manager._bwrap(Path("/nonexistent/scratch"), private_tmp=False)
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--dev-bind"] == bound
+    # NVIDIA's images find libcuda through LD_LIBRARY_PATH; the rest of the grader's environment stays out.
+    env = manager._env(Path("/scratch"), {"LD_LIBRARY_PATH": "/usr/local/nvidia/lib64", "AWS_SECRET": "x"}, "/scratch/tmp")
+    assert env["LD_LIBRARY_PATH"] == "/usr/local/nvidia/lib64" and "AWS_SECRET" not in env

@@ -14,7 +14,8 @@ from course.grading.sandbox.zygote import processes_of
 
 SYSTEM_PATHS = ["/usr", "/etc", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin"]
 PASSED_ENV = ["LANG", "LC_ALL", "MPLBACKEND", "COURSE_DEVICE", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-              "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES"]
+              "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES",
+              "LD_LIBRARY_PATH"]  # where some GPU images (NVIDIA's containers) keep the driver's libcuda
 
 
 STAGE = "/run/stage"  # an empty folder of the warm sandbox where a kernel sets its scratch folder aside

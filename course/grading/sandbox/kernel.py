@@ -71,6 +71,12 @@ class ReadyKernelClient(AsyncKernelClient):
         return super().start_channels(*args, **kwargs)
 
 
+def gpu_devices():
+    """The GPU's device files a kernel gets: /dev/nvidia* where the grader has one, none when
+    COURSE_DEVICE=cpu (its kernels then keep the address-space limit, as on a machine without)."""
+    return [] if os.environ.get("COURSE_DEVICE") == "cpu" else sorted(glob.glob("/dev/nvidia*"))
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """An ipykernel in a scratch folder of its own, forked from the warm sandbox (Zygote) or,
     with warm = False, started in a fresh bwrap + setpriv + prlimit."""
@@ -149,7 +155,7 @@ class SandboxKernelManager(AsyncKernelManager):
         args += ["--dev", "/dev", "--proc", "/proc"]
         # A /dev/shm of the sandbox's own, bounded (shared memory is memory a tmpfs holds).
         args += ["--size", str(self.file_size), "--perms", "1777", "--tmpfs", "/dev/shm"]
-        for device in sorted(glob.glob("/dev/nvidia*")):  # a GPU, when the grader has one
+        for device in gpu_devices():
             args += ["--dev-bind", device, device]
         # /tmp first: Python or the scratch folder may live below it and must stay visible. Nobody
         # writes there (an ordinary user's kernel owns the folders made below: it is remounted
@@ -206,7 +212,10 @@ class SandboxKernelManager(AsyncKernelManager):
         return clean  # no JPY_PARENT_PID: ipykernel would exit, its parent being pid 1 in here
 
     def rlimits(self):
-        return {"RLIMIT_AS": self.memory, "RLIMIT_NPROC": self.processes, "RLIMIT_CPU": self.cpu_seconds,
+        # CUDA reserves address space far past any useful RLIMIT_AS (docs/design.md): with a GPU
+        # the bound is on private writable memory instead, which is what tensors on the CPU take.
+        memory = "RLIMIT_DATA" if gpu_devices() else "RLIMIT_AS"
+        return {memory: self.memory, "RLIMIT_NPROC": self.processes, "RLIMIT_CPU": self.cpu_seconds,
                 "RLIMIT_FSIZE": self.file_size, "RLIMIT_NOFILE": self.open_files, "RLIMIT_CORE": 0}
 
     async def _async_pre_start_kernel(self, **kw):
