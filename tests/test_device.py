@@ -149,3 +149,20 @@ def test_a_gpu_kernel_gets_the_devices_and_a_limit_cuda_can_start_under(monkeypa
     # NVIDIA's images find libcuda through LD_LIBRARY_PATH; the rest of the grader's environment stays out.
     env = manager._env(Path("/scratch"), {"LD_LIBRARY_PATH": "/usr/local/nvidia/lib64", "AWS_SECRET": "x"}, "/scratch/tmp")
     assert env["LD_LIBRARY_PATH"] == "/usr/local/nvidia/lib64" and "AWS_SECRET" not in env
+
+
+def test_an_answer_right_on_the_cpu_only_is_expected_to_lose_on_cuda(monkeypatch):
+    # A device clause cannot fail on the CPU: such variants are graded as losing on CUDA
+    # (scripts/gpu_check.py), as right everywhere else.
+    from submissions import variants
+
+    def expects():
+        return {(aid, v["name"]): v["expect"] for aid in ASSIGNMENTS for v in variants(aid)}
+
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    on_cpu = expects()
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    on_cuda = expects()
+    flipped = {key for key in on_cpu if on_cpu[key] != on_cuda[key]}
+    assert {aid for aid, _ in flipped} >= {"02-linear-regression", "04-computational-graphs"}
+    assert all(on_cpu[key] == "full" and on_cuda[key] == "loses" for key in flipped)
