@@ -96,7 +96,7 @@ def comparable(page):
     by their kind; sources, metadata, ids and everything else exactly."""
     def digits(text):  # and a figure quoted in a reference-output cell, by its kind
         text = re.sub(r"data:(image/[\w+]+);base64,[A-Za-z0-9+/=]+", r"<\1>", text)
-        return re.sub(r"(\d\.\d{4})\d+", r"\1", text)
+        return re.sub(SANITIZERS["float-digits"]["regex"], SANITIZERS["float-digits"]["replace"], text)
 
     nb = nbformat.reads(page, as_version=4)
     for cell in nb.cells:
