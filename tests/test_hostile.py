@@ -44,9 +44,14 @@ MARK = "PWNED-BY-A-SUBMISSION"
 OUTPUT = ROOT / "test-output"
 
 
+RELEASED = []  # one release (7 s), copied for each batch's course as a grader would copy theirs
+
+
 def new_course(tmp_path_factory, name):
-    root = tmp_path_factory.mktemp(name)
-    release(AID, nbgrader_api(root), chapters=root / "chapters")
+    if not RELEASED:
+        RELEASED.append(tmp_path_factory.mktemp("released"))
+        release(AID, nbgrader_api(RELEASED[0]), chapters=RELEASED[0] / "chapters")
+    root = Path(shutil.copytree(RELEASED[0], tmp_path_factory.mktemp(name), dirs_exist_ok=True))
     return root, nbformat.read(root / "release" / AID / f"{AID}.ipynb", as_version=4)
 
 
@@ -168,12 +173,15 @@ def grader():
         yield user
 
 
-GRADE_AS_USER = """
+# Three workers: the three attackers that wait out a time limit (an endless loop, one that
+# swallows interrupts, 300 sleeping cells) overlap instead of queueing behind each other.
+WORKERS = 3
+GRADE_AS_USER = f"""
 import dataclasses, json, sys
 from pathlib import Path
 from course.grading.batch import grade_batch
 root, assignment, sandbox, out = sys.argv[1:]
-outcomes = grade_batch(Path(root), [assignment], workers=2, sandbox=True if sandbox == "warm" else sandbox)
+outcomes = grade_batch(Path(root), [assignment], workers={WORKERS}, sandbox=True if sandbox == "warm" else sandbox)
 Path(out).write_text(json.dumps([dataclasses.asdict(o) for o in outcomes]))
 """
 
@@ -181,7 +189,7 @@ Path(out).write_text(json.dumps([dataclasses.asdict(o) for o in outcomes]))
 def graded_by(user, root, sandbox):
     """grade_batch's outcomes, graded by `user` in a process of theirs (None: by this process, root)."""
     if user is None:
-        return grade_batch(root, [AID], workers=2, sandbox=sandbox)
+        return grade_batch(root, [AID], workers=WORKERS, sandbox=sandbox)
     out = user.home / "outcomes.json"
     user.python(GRADE_AS_USER, root, AID, "warm" if sandbox is True else sandbox, out,
                 env={name: os.environ.get(name, default) for name, default in
@@ -217,12 +225,12 @@ def batches(request, tmp_path_factory):
     before = checksums(*protected, skip=grader_writes)
     scratch_base = Path(f"{SANDBOX_BASE}-{user.uid}") if user else Path(SandboxKernelManager().base)
     scratch_before = set(scratch_base.glob("*"))
-    # An attacker's endless cell costs this limit (20 s, not 120): set from the calm batch's
+    # An attacker's endless cell costs this limit (10 s, not 120): set from the calm batch's
     # timing, so a machine slow enough for an honest submission to near it raises it instead
     # of timing honest students out beside the bombs.
-    limit = max(20, math.ceil(2 * max(o.seconds for o in calm.values())))  # a submission's time bounds its cells
+    limit = max(10, math.ceil(3 * max(o.seconds for o in calm.values())))  # a submission's time bounds its cells
     # A notebook's limit: room for an endless cell's limit and the interrupt after it, not more
-    # (an honest submission takes at most half the cell limit; the sleeping notebook holds its
+    # (an honest submission takes at most a third of the cell limit; the sleeping notebook holds its
     # worker this long).
     notebook_limit = limit + max(15, limit // 2)
     mp = pytest.MonkeyPatch()
@@ -240,7 +248,7 @@ def batches(request, tmp_path_factory):
         f"honest only: {len(calm)} submissions in {calm_seconds:.1f} s\n"
         f"with attackers: {len(hostile)} submissions in {hostile_seconds:.1f} s, cell limit {limit} s, "
         f"notebook limit {notebook_limit} s\n"
-        + "".join(f"{o.student}: {o.status} {o.score:g}/{o.max_score:g} {o.message} | reached {reached(root, o)}\n"
+        + "".join(f"{o.student}: {o.status} {o.score:g}/{o.max_score:g} in {o.seconds:.1f} s {o.message} | reached {reached(root, o)}\n"
                   for o in hostile.values() if o.student in worth))
     return dict(calm=calm, hostile=hostile, worth=worth, root=root, before=before, protected=protected,
                 skip=grader_writes, listener=listener, user=user,
