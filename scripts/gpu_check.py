@@ -63,6 +63,23 @@ def on_cuda(root, aid, students):
     return sum(1 for p in paths if p.is_file() and "device='cuda" in p.read_text())
 
 
+def errors_shown(root, aid, students, most=6):
+    """The distinct errors (name: first line of the value) in the graded notebooks of `students`:
+    what a mismatch on CUDA came from, without the notebooks themselves."""
+    seen = {}
+    for student in students:
+        path = root / "autograded" / student / aid / f"{aid}.ipynb"
+        if not path.is_file():
+            seen.setdefault(f"no graded notebook ({student})", student)
+            continue
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    line = f"{output.get('ename')}: {(str(output.get('evalue')).splitlines() or [''])[0]}"
+                    seen.setdefault(line[:300], f"{student} {cell.metadata.get('nbgrader', {}).get('grade_id', '')}")
+    return [f"{where}: {line}" for line, where in list(seen.items())[:most]]
+
+
 def main(argv=None):
     args = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     args.add_argument("assignments", nargs="*", default=ASSIGNMENTS)
@@ -90,7 +107,10 @@ def main(argv=None):
                   f"({seconds / n:.2f} s each), {on_cuda(root, aid, got)} show tensors on CUDA", flush=True)
             failures += wrong
             if wrong:
-                print((Path(scratch) / f"{aid}.log").read_text()[-3000:])
+                print((Path(scratch) / f"{aid}.log").read_text()[-1500:])
+                off = sorted({line.split()[1] for line in wrong})
+                for line in errors_shown(root, aid, off):
+                    print("  ERROR SHOWN", line)
     for line in failures:
         print("  MISMATCH", line)
     return 1 if failures else 0

@@ -171,7 +171,7 @@ def _run(execute, cells, tmp_path):
 # and /dev/shm before the disk says no, and whether it gets a user namespace (where it could
 # mount a tmpfs past its budget).
 BOUNDS = r'''
-import ctypes, json, os, tempfile
+import ctypes, getpass, json, os, tempfile
 libc = ctypes.CDLL(None, use_errno=True)
 child = os.fork()  # single-threaded, as unshare(CLONE_NEWUSER) needs
 if child == 0:
@@ -195,7 +195,11 @@ for place in ['.', tempfile.gettempdir(), '../kernel', '/dev/shm']:
                     total += 2**20
     except OSError as error:
         written[place] = [total, error.errno]
-print(json.dumps({'foreign': foreign, 'written': written, 'userns': userns}))
+try:
+    user = getpass.getuser()  # the kernel's uid has no passwd entry
+except Exception as error:
+    user = repr(error)
+print(json.dumps({'foreign': foreign, 'written': written, 'userns': userns, 'user': user}))
 '''
 
 
@@ -210,6 +214,7 @@ def test_a_kernel_holds_nothing_of_the_grader_s_and_its_disk_is_bounded(tmp_path
     nb = _run(execute, [BOUNDS], tmp_path)
     seen = json.loads(nb.cells[0].outputs[0].text)
     assert seen["foreign"] == [], seen
+    assert seen["user"] == "sandbox", seen  # a name for libraries that ask (torch's inductor on CUDA did)
     # Root's kernels: the seccomp filter (EPERM); an ordinary user's: no nested user namespace (ENOSPC).
     assert seen["userns"] in (errno.EPERM, errno.ENOSPC), seen
     written = list(seen["written"].values())

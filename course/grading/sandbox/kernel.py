@@ -208,7 +208,10 @@ class SandboxKernelManager(AsyncKernelManager):
     def _env(self, scratch, env, tmp):
         clean = {key: env[key] for key in PASSED_ENV if key in env}
         clean.update(PATH=f"{sys.prefix}/bin:/usr/bin:/bin", HOME=str(scratch / "work"), TMPDIR=tmp,
-                     MPLCONFIGDIR=f"{tmp}/matplotlib", PYTHONDONTWRITEBYTECODE="1")
+                     MPLCONFIGDIR=f"{tmp}/matplotlib", PYTHONDONTWRITEBYTECODE="1",
+                     # A kernel's uid has no passwd entry: getpass.getuser() (torch 2.11's inductor,
+                     # imported by a first optimizer step on CUDA) reads these before asking pwd.
+                     USER="sandbox", LOGNAME="sandbox")
         return clean  # no JPY_PARENT_PID: ipykernel would exit, its parent being pid 1 in here
 
     def rlimits(self):
