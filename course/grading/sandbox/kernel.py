@@ -326,6 +326,10 @@ class SandboxKernelManager(AsyncKernelManager):
         return self.uid is None or kill_uid(self.uid)
 
     async def _async_cleanup_resources(self, restart=False):
+        if not restart and self._created_context:
+            # The kernel is killed by now: what is queued for it (a shutdown request on the control
+            # socket) is never read, and jupyter_client's destroy(linger=100) waits 100 ms for it.
+            self.context.destroy(linger=0)
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
             clean = self.end_processes()
