@@ -199,8 +199,15 @@ try:
     user = getpass.getuser()  # the kernel's uid has no passwd entry
 except Exception as error:
     user = repr(error)
+for place in written:  # room again for the next cell
+    for n in range(64):
+        if os.path.exists(os.path.join(place, f'fill{n}')):
+            os.remove(os.path.join(place, f'fill{n}'))
 print(json.dumps({'foreign': foreign, 'written': written, 'userns': userns, 'user': user}))
 '''
+
+
+FIGURE = 'import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0], label=r"$\\sin(\\pi x)$")\nplt.legend()\nplt.show()'
 
 
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
@@ -211,8 +218,11 @@ def test_a_kernel_holds_nothing_of_the_grader_s_and_its_disk_is_bounded(tmp_path
     execute = SandboxedExecute(timeout=120, config=Config({"SandboxKernelManager": {"disk": 48 * 2**20,
                                                                                     "file_size": 32 * 2**20,
                                                                                     "warm": warm}}))
-    nb = _run(execute, [BOUNDS], tmp_path)
+    nb = _run(execute, [BOUNDS, FIGURE], tmp_path)
     seen = json.loads(nb.cells[0].outputs[0].text)
+    # A figure is a PNG, as in a fresh kernel (the warm sandbox imported matplotlib before any shell).
+    shown = [sorted(o.data) for o in nb.cells[1].outputs if o.output_type == "display_data"]
+    assert shown == [["image/png", "text/plain"]], nb.cells[1].outputs
     assert seen["foreign"] == [], seen
     assert seen["user"] == "sandbox", seen  # a name for libraries that ask (torch's inductor on CUDA did)
     # Root's kernels: the seccomp filter (EPERM); an ordinary user's: no nested user namespace (ENOSPC).

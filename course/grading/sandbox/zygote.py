@@ -158,8 +158,14 @@ def run_kernel(request, sockets):
         tempfile.tempdir = None  # the zygote's cached choice (/tmp) is not this kernel's TMPDIR
         signal.signal(signal.SIGINT, signal.default_int_handler)
         from ipykernel.kernelapp import IPKernelApp
+        import matplotlib_inline.backend_inline
 
-        IPKernelApp.launch_instance(argv=request["argv"])
+        app = IPKernelApp.instance()
+        app.initialize(request["argv"])
+        # The inline backend was imported here before any IPython shell existed, so its import hook
+        # (figures shown as PNG, as in a fresh kernel) found none: run it with this kernel's shell.
+        matplotlib_inline.backend_inline._enable_matplotlib_integration()
+        app.start()
     finally:
         os._exit(0)
 
