@@ -171,7 +171,7 @@ def _run(execute, cells, tmp_path):
 # and /dev/shm before the disk says no, and whether it gets a user namespace (where it could
 # mount a tmpfs past its budget).
 BOUNDS = r'''
-import ctypes, getpass, json, os, tempfile
+import ctypes, getpass, glob, json, os, tempfile
 libc = ctypes.CDLL(None, use_errno=True)
 child = os.fork()  # single-threaded, as unshare(CLONE_NEWUSER) needs
 if child == 0:
@@ -200,9 +200,8 @@ try:
 except Exception as error:
     user = repr(error)
 for place in written:  # room again for the next cell
-    for n in range(64):
-        if os.path.exists(os.path.join(place, f'fill{n}')):
-            os.remove(os.path.join(place, f'fill{n}'))
+    for path in glob.glob(os.path.join(place, 'fill*')):
+        os.remove(path)
 print(json.dumps({'foreign': foreign, 'written': written, 'userns': userns, 'user': user}))
 '''
 
