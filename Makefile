@@ -55,9 +55,11 @@ $(AXE_STAMP): | system
 	test -s $(VENV)/npm/node_modules/axe-core/axe.min.js
 	touch $@
 
-## Run every test.
+## Run every test, in two processes (pytest-xdist; conftest.py groups what must run in turn):
+## the suite waits on kernels, time limits and a browser more than it computes.
+TEST_WORKERS ?= 2
 test: venv system axe
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## A contributor's quick loop: every test that needs no browser, sandbox, database, site build,
 ## whole-course release or notebook run (a few minutes). `make test` runs them all.

@@ -27,9 +27,12 @@ def pytest_collect_file(file_path, parent):
         return IPyNbFile.from_parent(parent, path=Path(source_notebook(file_path.stem)))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """Notebooks run by nbval are slow (`make quick` leaves them out). COURSE_DEVICE=cuda runs
-    them on a GPU; without one, skip them loudly."""
+    them on a GPU; without one, skip them loudly. Under pytest-xdist, every item gets its group."""
+    if config.getoption("dist", "no") == "loadgroup":
+        _group(items)
     for item in items:
         if ".ipynb::" in item.nodeid:
             item.add_marker(pytest.mark.slow)
@@ -41,6 +44,26 @@ def pytest_collection_modifyitems(config, items):
             for item in items:
                 if item.nodeid.endswith(".ipynb") or ".ipynb::" in item.nodeid:
                     item.add_marker(skip)
+
+
+def _group(items):
+    """`make test` runs in two processes (pytest-xdist, --dist loadgroup), a group at a time each.
+    A file is a group: its module fixtures are made once. The files that grade in the sandbox form
+    one group, run in turn: they share the machine's sandbox uids, scratch folders and test users,
+    and check that nothing of the sandbox is left running. So do the files that read the site
+    built into _build/html (one build)."""
+    files = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    for name, members in files.items():
+        if any(item.get_closest_marker("sandbox") for item in members):
+            group = "sandbox"
+        elif any({"site", "site_root"} & set(getattr(item, "fixturenames", ())) for item in members):
+            group = "site"
+        else:
+            group = name
+        for item in members:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 _notebook_seconds = {}

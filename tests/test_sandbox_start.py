@@ -6,9 +6,12 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 
 from course import ROOT
 from conftest import released_notebook
+
+pytestmark = pytest.mark.sandbox
 
 AID = "01-gradient-descent"
 START = """
