@@ -1,7 +1,10 @@
 """pytest hooks for every notebook nbval collects (solutions/ and chapters/ as well as tests/),
 so they live at the root: a conftest in tests/ would not see the notebooks' items."""
 import functools
+import json
 import os
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -27,12 +30,15 @@ def pytest_collect_file(file_path, parent):
         return IPyNbFile.from_parent(parent, path=Path(source_notebook(file_path.stem)))
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """Notebooks run by nbval are slow (`make quick` leaves them out). COURSE_DEVICE=cuda runs
-    them on a GPU; without one, skip them loudly. Under pytest-xdist, every item gets its group."""
-    if config.getoption("dist", "no") == "loadgroup":
-        _group(items)
+    them on a GPU; without one, skip them loudly."""
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the groups, for the scheduler
+        text = json.dumps(_groups(items))
+        fd, scratch = tempfile.mkstemp(dir=tempfile.gettempdir(), prefix=".course-test-groups-")
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(scratch, _groups_file(config))
     for item in items:
         if ".ipynb::" in item.nodeid:
             item.add_marker(pytest.mark.slow)
@@ -46,24 +52,49 @@ def pytest_collection_modifyitems(config, items):
                     item.add_marker(skip)
 
 
-def _group(items):
-    """`make test` runs in two processes (pytest-xdist, --dist loadgroup), a group at a time each.
-    A file is a group: its module fixtures are made once. The files that grade in the sandbox form
-    one group, run in turn: they share the machine's sandbox uids, scratch folders and test users,
-    and check that nothing of the sandbox is left running. So do the files that read the site
-    built into _build/html (one build)."""
+def _groups(items):
+    """{file: group}: a file is a group (its module fixtures are made once), except that the files
+    that grade in the sandbox form one group, run in turn (they share the machine's sandbox uids,
+    scratch folders and test users, and check that nothing of the sandbox is left running), and so
+    do the files that read the site built into _build/html (one build)."""
     files = {}
     for item in items:
         files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    groups = {}
     for name, members in files.items():
         if any(item.get_closest_marker("sandbox") for item in members):
-            group = "sandbox"
+            groups[name] = "sandbox"
         elif any({"site", "site_root"} & set(getattr(item, "fixturenames", ())) for item in members):
-            group = "site"
+            groups[name] = "site"
         else:
-            group = name
-        for item in members:
-            item.add_marker(pytest.mark.xdist_group(group))
+            groups[name] = name
+    return groups
+
+
+def _groups_file(config):
+    uid = config.workerinput["testrunuid"] if hasattr(config, "workerinput") else config.getoption("testrunuid")
+    return Path(tempfile.gettempdir()) / f"course-test-groups-{uid}.json"
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs in two processes (pytest-xdist, --dist loadgroup), a group at a time each.
+    pytest-xdist 3.8's own loadgroup cannot name the groups under pytest 9 (it rewrites a node id
+    attribute pytest 9 no longer has): each worker writes the groups of what it collected to a
+    file this scheduler reads."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Groups(LoadScopeScheduling):
+        groups = None
+
+        def _split_scope(self, nodeid):
+            if self.groups is None:  # every worker has collected (and written) by now
+                self.groups = json.loads(_groups_file(config).read_text())
+            file = nodeid.split("::")[0]
+            return self.groups.get(file, file)
+
+    return Groups(config, log)
 
 
 _notebook_seconds = {}
@@ -86,6 +117,14 @@ class NotebookItems:
 
 def pytest_configure(config):
     config.pluginmanager.register(NotebookItems(), "course-notebook-items")
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput") \
+            and config.getoption("testrunuid", None) is None:  # the id the workers get: the groups file's name
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_unconfigure(config):
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        _groups_file(config).unlink(missing_ok=True)
 
 
 def _record_seconds(report):

@@ -1,12 +1,16 @@
 """An nbgrader API object configured from autograders/nbgrader_config.py."""
 import atexit
 import functools
+import json
 import os
 import shutil
 import sys
 import tempfile
+import types
 
+import jsonschema
 import nbgrader.api
+import nbgrader.nbgraderformat.common
 import sqlalchemy
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
@@ -42,6 +46,26 @@ def _create_missing_tables(bind, **options):
 
 
 nbgrader.api.Base.metadata.create_all = _create_missing_tables
+
+
+@functools.cache
+def _metadata_validator(schema_text):
+    schema = json.loads(schema_text)
+    kind = jsonschema.validators.validator_for(schema)
+    kind.check_schema(schema)
+    return kind(schema)
+
+
+def _validate_metadata(instance, schema):
+    """jsonschema.validate without checking the schema itself each time: nbgrader checks every
+    cell's metadata against its one schema at each read, write and CheckCellMetadata, about a
+    hundred times a submission. The same error is raised (jsonschema's best match)."""
+    error = jsonschema.exceptions.best_match(_metadata_validator(json.dumps(schema, sort_keys=True)).iter_errors(instance))
+    if error is not None:
+        raise error
+
+
+nbgrader.nbgraderformat.common.jsonschema = types.SimpleNamespace(validate=_validate_metadata)
 
 
 @functools.cache
