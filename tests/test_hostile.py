@@ -236,10 +236,12 @@ def batches(request, tmp_path_factory):
     before = checksums(*protected, skip=grader_writes)
     scratch_base = Path(f"{SANDBOX_BASE}-{user.uid}") if user else Path(SandboxKernelManager().base)
     scratch_before = set(scratch_base.glob("*"))
-    # An attacker's endless cell costs this limit (10 s, not 120): set from the calm batch's
+    # An attacker's endless cell costs this limit (20 s, not 120): set from the calm batch's
     # timing, so a machine slow enough for an honest submission to near it raises it instead
-    # of timing honest students out beside the bombs.
-    limit = max(10, math.ceil(3 * max(o.seconds for o in calm.values())))  # a submission's time bounds its cells
+    # of timing honest students out beside the bombs. At least 20 s: make test's other process
+    # may load the machine during this batch and not during the calm one (at 10 s, the fork
+    # bomb's forks of a torch-sized kernel once ran past an 11 s limit that way).
+    limit = max(20, math.ceil(3 * max(o.seconds for o in calm.values())))  # a submission's time bounds its cells
     # A notebook's limit: room for an endless cell's limit and the interrupt after it, not more
     # (an honest submission takes at most a third of the cell limit; the sleeping notebook holds its
     # worker this long).
