@@ -34,11 +34,9 @@ def pytest_collection_modifyitems(config, items):
     """Notebooks run by nbval are slow (`make quick` leaves them out). COURSE_DEVICE=cuda runs
     them on a GPU; without one, skip them loudly."""
     if hasattr(config, "workerinput"):  # a pytest-xdist worker: the groups, for the scheduler
-        text = json.dumps(_groups(items))
-        fd, scratch = tempfile.mkstemp(dir=tempfile.gettempdir(), prefix=".course-test-groups-")
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.replace(scratch, _groups_file(config))
+        from course.authoring.sources import write_if_changed  # atomic: both workers write it
+
+        write_if_changed(_groups_file(config), json.dumps(_groups(items)))
     for item in items:
         if ".ipynb::" in item.nodeid:
             item.add_marker(pytest.mark.slow)
